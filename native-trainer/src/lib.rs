@@ -1,0 +1,12 @@
+//! The native side of the project: training, evaluation and export of the shared DeblurGAN
+//! generator, and the `deblur` command. Everything model- and image-related comes from the
+//! root crate, [`deblurgan`].
+
+pub mod device;
+
+/// The weights the web page bundles, which the CLI uses when no `--weights` is given.
+pub fn bundled_weights_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(deblurgan::weights::BUNDLED_WEIGHTS)
+}

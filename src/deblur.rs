@@ -1,0 +1,135 @@
+//! Deblurring a whole photo with a generator: tiles in, blended photo out. One async
+//! implementation serves the browser (where device reads must be awaited) and native code
+//! (which blocks on it).
+
+use burn::tensor::Device;
+use image::RgbImage;
+
+use crate::convert::{planar_to_tensor, region_to_planar};
+use crate::model::Generator;
+use crate::photo::Photo;
+use crate::tiling::{Blender, Tile, TileOptions, TilePlan};
+
+/// How far the work has gone: sent after each tile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Tiles done.
+    pub done: usize,
+    /// Tiles in all.
+    pub total: usize,
+}
+
+/// Why deblurring stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DeblurError {
+    /// The caller asked to stop.
+    #[error("cancelled")]
+    Cancelled,
+    /// The device failed (lost, out of memory...).
+    #[error("the device failed while deblurring: {0}")]
+    Device(String),
+}
+
+/// A photo being deblurred, one tile per [`TiledDeblur::step`]. It owns what it needs, so a
+/// caller can await between tiles (to report progress, or to let a Cancel arrive).
+pub struct TiledDeblur {
+    generator: Generator,
+    device: Device,
+    rgb: RgbImage,
+    tiles: Vec<Tile>,
+    done: usize,
+    blender: Blender,
+}
+
+impl TiledDeblur {
+    /// Plans the tiles of `rgb`; nothing runs yet.
+    pub fn new(generator: Generator, device: Device, rgb: RgbImage, options: TileOptions) -> Self {
+        let plan = TilePlan::new(rgb.width() as usize, rgb.height() as usize, options);
+        Self {
+            tiles: plan.tiles().collect(),
+            blender: Blender::new(plan),
+            generator,
+            device,
+            rgb,
+            done: 0,
+        }
+    }
+
+    /// Tiles done so far, and in all.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            done: self.done,
+            total: self.tiles.len(),
+        }
+    }
+
+    /// Whether every tile has been run.
+    pub fn is_done(&self) -> bool {
+        self.done == self.tiles.len()
+    }
+
+    /// Runs the next tile through the generator and blends it in.
+    pub async fn step(&mut self) -> Result<Progress, DeblurError> {
+        let tile = self.tiles[self.done];
+        let (width, height) = tile.input_size();
+        let input = region_to_planar(&self.rgb, tile.x as i64, tile.y as i64, width, height);
+        let output = self
+            .generator
+            .forward(planar_to_tensor(input, width, height, &self.device));
+        let device_error = |error: &dyn std::fmt::Debug| DeblurError::Device(format!("{error:?}"));
+        let data = output.into_data_async().await.map_err(|e| device_error(&e))?;
+        let values = data.try_into_vec::<f32>().map_err(|e| device_error(&e))?;
+        self.blender.add(&tile, &values, width);
+        self.done += 1;
+        Ok(self.progress())
+    }
+
+    /// The blended result, once every tile is done.
+    pub fn finish(self) -> RgbImage {
+        assert!(self.is_done(), "{} of {} tiles done", self.done, self.tiles.len());
+        self.blender.finish()
+    }
+}
+
+/// Deblurs an RGB photo tile by tile. `on_progress` is called after every tile; returning
+/// `false` from it cancels the work.
+pub async fn deblur_rgb(
+    generator: &Generator,
+    device: &Device,
+    rgb: &RgbImage,
+    options: TileOptions,
+    mut on_progress: impl FnMut(Progress) -> bool,
+) -> Result<RgbImage, DeblurError> {
+    let mut job = TiledDeblur::new(generator.clone(), device.clone(), rgb.clone(), options);
+    while !job.is_done() {
+        let progress = job.step().await?;
+        if !on_progress(progress) {
+            return Err(DeblurError::Cancelled);
+        }
+    }
+    Ok(job.finish())
+}
+
+/// Deblurs a photo, keeping its alpha channel untouched.
+pub async fn deblur_photo(
+    generator: &Generator,
+    device: &Device,
+    photo: &Photo,
+    options: TileOptions,
+    on_progress: impl FnMut(Progress) -> bool,
+) -> Result<Photo, DeblurError> {
+    let rgb = deblur_rgb(generator, device, &photo.rgb, options, on_progress).await?;
+    Ok(photo.with_rgb(rgb))
+}
+
+/// [`deblur_photo`] for native callers: blocks until done.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn deblur_photo_blocking(
+    generator: &Generator,
+    device: &Device,
+    photo: &Photo,
+    options: TileOptions,
+    on_progress: impl FnMut(Progress) -> bool,
+) -> Result<Photo, DeblurError> {
+    pollster::block_on(deblur_photo(generator, device, photo, options, on_progress))
+}

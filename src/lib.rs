@@ -1,0 +1,26 @@
+//! DeblurGAN in burn: the networks, the image pipeline around them (decoding, tensor
+//! conversion, tiling) and weights loading, shared by the native trainer and CLI
+//! (`native-trainer/`) and the web page (through the wasm bindings in [`wasm`]).
+//!
+//! ```text
+//! bytes ──Photo::decode──▶ Photo (RGB + alpha) ──TilePlan──▶ tiles ──Generator──▶ Blender ──▶ Photo ──▶ PNG
+//! ```
+
+pub mod convert;
+pub mod deblur;
+pub mod files;
+pub mod model;
+pub mod photo;
+pub mod tiling;
+pub mod weights;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use deblur::{DeblurError, Progress, TiledDeblur, deblur_photo, deblur_rgb};
+#[cfg(not(target_arch = "wasm32"))]
+pub use deblur::deblur_photo_blocking;
+pub use model::{Generator, GeneratorConfig, GeneratorVariant};
+pub use photo::{Photo, PhotoError};
+pub use tiling::TileOptions;
+pub use weights::{Precision, WeightsError, WeightsFormat};

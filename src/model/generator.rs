@@ -1,0 +1,156 @@
+//! The DeblurGAN generator: a ResNet that predicts the sharp image as a correction of the blurred
+//! one (global skip connection).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::tensor::activation::tanh;
+use burn::tensor::{Device, Tensor};
+
+use super::blocks::{ConvNormAct, ResnetBlock, ResnetBlockConfig, Upsample, reflect_pad};
+use super::norm::NormKind;
+
+/// Which published DeblurGAN the generator follows.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum GeneratorVariant {
+    /// The Keras DeblurGAN of the design notes: BatchNorm, nearest-neighbour upsampling + conv,
+    /// output `(tanh + input) / 2`.
+    Keras,
+    /// The official PyTorch DeblurGAN: InstanceNorm without affine parameters, transposed-conv
+    /// upsampling, output `clamp(input + tanh, -1, 1)`.
+    Official,
+}
+
+/// Configuration of the [`Generator`].
+#[derive(Config, Debug)]
+pub struct GeneratorConfig {
+    /// Channels of the first stage; the residual blocks work at 4 × this.
+    #[config(default = 64)]
+    pub base_channels: usize,
+    /// Number of residual blocks.
+    #[config(default = 9)]
+    pub blocks: usize,
+    /// Keras (design notes) or official (PyTorch) DeblurGAN.
+    #[config(default = "GeneratorVariant::Keras")]
+    pub variant: GeneratorVariant,
+    /// Dropout inside the residual blocks, active in training only.
+    #[config(default = 0.5)]
+    pub dropout: f64,
+}
+
+/// Height and width given to the generator must be multiples of this (two stride-2 stages).
+pub const SIZE_MULTIPLE: usize = 4;
+/// Smallest height and width the generator takes (reflection padding at quarter resolution).
+pub const MIN_SIZE: usize = 8;
+
+/// The DeblurGAN generator.
+///
+/// reflect pad 3 → conv 7×7 (c) → norm → ReLU → [conv 3×3 stride 2 → norm → ReLU] × 2 (2c, 4c)
+/// → residual blocks (4c) → [upsample ×2 → norm → ReLU] × 2 (2c, c) → reflect pad 3 → conv 7×7
+/// (3) → tanh → global skip connection.
+#[derive(Module, Debug)]
+pub struct Generator {
+    /// conv 7×7, 3 → c, after reflection padding 3.
+    pub stem: ConvNormAct,
+    /// conv 3×3 stride 2, c → 2c.
+    pub down1: ConvNormAct,
+    /// conv 3×3 stride 2, 2c → 4c.
+    pub down2: ConvNormAct,
+    /// Residual blocks at 4c.
+    pub blocks: Vec<ResnetBlock>,
+    /// ×2, 4c → 2c.
+    pub up1: Upsample,
+    /// ×2, 2c → c.
+    pub up2: Upsample,
+    /// conv 7×7, c → 3, after reflection padding 3.
+    pub head: Conv2d,
+    /// How the network's output is combined with its input.
+    #[module(skip)]
+    pub variant: GeneratorVariant,
+}
+
+impl GeneratorConfig {
+    /// The Keras DeblurGAN of the design notes (64 channels, 9 blocks, BatchNorm).
+    pub fn keras() -> Self {
+        Self::new()
+    }
+
+    /// The official PyTorch DeblurGAN (64 channels, 9 blocks, InstanceNorm, transposed convs).
+    pub fn official() -> Self {
+        Self::new().with_variant(GeneratorVariant::Official)
+    }
+
+    /// The compact configuration for CPU training and fast browser inference (32 channels,
+    /// 6 blocks).
+    pub fn compact() -> Self {
+        Self::new().with_base_channels(32).with_blocks(6)
+    }
+
+    /// The normalisation layer this variant uses.
+    pub fn norm(&self) -> NormKind {
+        match self.variant {
+            GeneratorVariant::Keras => NormKind::Batch,
+            GeneratorVariant::Official => NormKind::Instance,
+        }
+    }
+
+    /// Builds a generator with freshly initialised weights.
+    pub fn init(&self, device: &Device) -> Generator {
+        let c = self.base_channels;
+        let norm = self.norm();
+        let upsample = |channels: [usize; 2]| match self.variant {
+            GeneratorVariant::Keras => Upsample::nearest(channels, norm, device),
+            GeneratorVariant::Official => Upsample::transposed(channels, norm, device),
+        };
+        let block = ResnetBlockConfig::new(4 * c, norm).with_dropout(self.dropout);
+        Generator {
+            stem: ConvNormAct::new([3, c], 7, 1, 0, norm, device),
+            down1: ConvNormAct::new([c, 2 * c], 3, 2, 1, norm, device),
+            down2: ConvNormAct::new([2 * c, 4 * c], 3, 2, 1, norm, device),
+            blocks: (0..self.blocks).map(|_| block.init(device)).collect(),
+            up1: upsample([4 * c, 2 * c]),
+            up2: upsample([2 * c, c]),
+            head: Conv2dConfig::new([c, 3], [7, 7]).init(device),
+            variant: self.variant,
+        }
+    }
+}
+
+impl Generator {
+    /// Deblurs a batch of images in [-1, 1].
+    ///
+    /// - input: `[batch, 3, height, width]`, height and width multiples of [`SIZE_MULTIPLE`] and
+    ///   at least [`MIN_SIZE`] (the image pipeline pads to this)
+    /// - output: `[batch, 3, height, width]` in [-1, 1]
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let x = self.stem.forward(reflect_pad(input.clone(), 3));
+        let x = self.down2.forward(self.down1.forward(x));
+        let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
+        let x = self.up2.forward(self.up1.forward(x));
+        let residual = tanh(self.head.forward(reflect_pad(x, 3)));
+        match self.variant {
+            GeneratorVariant::Keras => (residual + input) / 2.0,
+            GeneratorVariant::Official => (residual + input).clamp(-1.0, 1.0),
+        }
+    }
+
+    /// Number of weights and biases in the convolutions (normalisation layers not counted).
+    pub fn conv_parameter_count(&self) -> usize {
+        let mut convs: Vec<&Conv2d> = vec![&self.stem.conv, &self.down1.conv, &self.down2.conv];
+        for block in &self.blocks {
+            convs.extend([&block.conv1, &block.conv2]);
+        }
+        for up in [&self.up1, &self.up2] {
+            if let Upsample::NearestConv(block) = up {
+                convs.push(&block.conv);
+            }
+        }
+        convs.push(&self.head);
+        let transposed = [&self.up1, &self.up2].into_iter().filter_map(|up| match up {
+            Upsample::Transposed(block) => Some(&block.conv),
+            Upsample::NearestConv(_) => None,
+        });
+        convs.iter().map(|conv| conv.num_params()).sum::<usize>()
+            + transposed.map(|conv| conv.num_params()).sum::<usize>()
+    }
+}

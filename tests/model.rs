@@ -1,0 +1,70 @@
+//! The networks: shapes, parameter counts, variants.
+
+use burn::tensor::{Device, Distribution, Tensor};
+use deblurgan::model::{CriticConfig, GeneratorConfig, GeneratorVariant};
+
+fn device() -> Device {
+    Device::flex()
+}
+
+#[test]
+fn the_design_notes_generator_has_11_378_179_convolution_parameters() {
+    let generator = GeneratorConfig::keras().init(&device());
+    assert_eq!(generator.conv_parameter_count(), 11_378_179);
+    assert_eq!(generator.blocks.len(), 9);
+}
+
+#[test]
+fn the_official_variant_counts_the_same_convolutions() {
+    // Transposed convs hold as many weights as the convs they replace (3×3, same channels).
+    let generator = GeneratorConfig::official().init(&device());
+    assert_eq!(generator.conv_parameter_count(), 11_378_179);
+}
+
+#[test]
+fn compact_generator_is_much_smaller() {
+    let generator = GeneratorConfig::compact().init(&device());
+    let count = generator.conv_parameter_count();
+    assert!(count < 11_378_179 / 5, "{count}");
+}
+
+#[test]
+fn generator_keeps_the_shape_for_both_variants() {
+    for variant in [GeneratorVariant::Keras, GeneratorVariant::Official] {
+        let generator = GeneratorConfig::new()
+            .with_base_channels(8)
+            .with_blocks(2)
+            .with_variant(variant)
+            .init(&device());
+        for (height, width) in [(8, 8), (16, 24), (36, 20)] {
+            let input = Tensor::<4>::random([2, 3, height, width], Distribution::Uniform(-1.0, 1.0), &device());
+            let output = generator.forward(input);
+            assert_eq!(output.dims(), [2, 3, height, width], "{variant:?}");
+            let values = output.into_data().try_into_vec::<f32>().unwrap();
+            assert!(values.iter().all(|v| (-1.0..=1.0).contains(v)), "{variant:?} out of range");
+        }
+    }
+}
+
+#[test]
+fn dense_critic_scores_each_image() {
+    let critic = CriticConfig::dense(64).with_base_channels(8).init(&device());
+    let input = Tensor::<4>::random([3, 3, 64, 64], Distribution::Uniform(-1.0, 1.0), &device());
+    assert_eq!(critic.forward(input).dims(), [3, 1]);
+}
+
+#[test]
+fn sigmoid_critic_gives_probabilities() {
+    let critic = CriticConfig::dense(32).with_base_channels(4).with_sigmoid(true).init(&device());
+    let input = Tensor::<4>::random([2, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &device());
+    let scores = critic.forward(input).into_data().try_into_vec::<f32>().unwrap();
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)));
+}
+
+#[test]
+fn patch_critic_scores_each_patch() {
+    let critic = CriticConfig::patch().with_base_channels(8).init(&device());
+    let input = Tensor::<4>::random([2, 3, 64, 64], Distribution::Uniform(-1.0, 1.0), &device());
+    // 64 → 33 → 17 → 9 (stride 2, pad 2) → 10 → 11 (stride 1, pad 2): 11×11 patches.
+    assert_eq!(critic.forward(input).dims(), [2, 121]);
+}
