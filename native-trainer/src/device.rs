@@ -2,6 +2,7 @@
 //! through burn's Flex backend.
 
 use burn::tensor::Device;
+use burn::tensor::wgpu::wgpu;
 
 /// Where to run, as asked on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -31,12 +32,21 @@ pub fn select_device(choice: DeviceChoice) -> SelectedDevice {
         DeviceChoice::Cpu => cpu(String::new()),
         DeviceChoice::Gpu => {
             // Adapter discovery can panic inside drivers; treat that as "no GPU" too.
-            let attempt = std::panic::catch_unwind(|| Device::wgpu_options().init());
+            let attempt = std::panic::catch_unwind(|| Device::wgpu_options().init_with_setup());
             match attempt {
-                Ok(Ok(device)) => SelectedDevice {
-                    device,
-                    description: "GPU (burn wgpu)".into(),
-                },
+                Ok(Ok((device, setup))) => {
+                    let adapter = setup.adapter.get_info();
+                    if adapter.device_type == wgpu::DeviceType::Cpu {
+                        return cpu(format!(
+                            ": wgpu found only a software adapter ({}), slower than Flex",
+                            adapter.name
+                        ));
+                    }
+                    SelectedDevice {
+                        device,
+                        description: format!("GPU {} (burn wgpu, {:?})", adapter.name, setup.backend),
+                    }
+                }
                 Ok(Err(error)) => cpu(format!(
                     ": no GPU adapter could be used ({error}), falling back to the CPU"
                 )),

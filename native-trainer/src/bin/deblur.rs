@@ -173,15 +173,17 @@ fn run(args: Args) -> Result<usize> {
         let started = Instant::now();
         let result = deblur_file(&job.input, &job.output, &generator, &selected.device, options, &tiles);
         match result {
-            Ok((width, height)) => bars.println(format!(
-                "{} → {} ({width}×{height}, {:.2} s)",
-                job.input.display(),
-                job.output.display(),
-                started.elapsed().as_secs_f64()
-            ))?,
+            Ok((width, height)) => bars.suspend(|| {
+                eprintln!(
+                    "{} → {} ({width}×{height}, {:.2} s)",
+                    job.input.display(),
+                    job.output.display(),
+                    started.elapsed().as_secs_f64()
+                )
+            }),
             Err(error) => {
                 failures += 1;
-                bars.println(format!("{}: {error:#}", job.input.display()))?;
+                bars.suspend(|| eprintln!("{}: {error:#}", job.input.display()));
             }
         }
         files.inc(1);
