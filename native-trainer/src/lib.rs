@@ -2,7 +2,14 @@
 //! generator, and the `deblur` command. Everything model- and image-related comes from the
 //! root crate, [`deblurgan`].
 
+pub mod checkpoint;
+pub mod data;
 pub mod device;
+pub mod loss;
+pub mod metrics;
+pub mod rng;
+pub mod train;
+pub mod vgg;
 
 /// The weights the web page bundles, which the CLI uses when no `--weights` is given.
 pub fn bundled_weights_path() -> std::path::PathBuf {

@@ -1,0 +1,271 @@
+//! Making training batches: random crops, flips and (for sharp photos) synthetic camera shake,
+//! on worker threads, in an order fixed by the seed alone.
+//!
+//! Every sample is a pure function of `(seed, global sample index)`: the epoch's permutation
+//! comes from `(seed, epoch)`, the crop, flip and blur from `(seed, index)`. Worker scheduling
+//! therefore never changes a batch, and resuming at step `s` only needs `s`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread::JoinHandle;
+
+use anyhow::{Context, Result};
+use burn::tensor::{Device, Tensor, TensorData};
+use deblurgan::convert::region_to_planar;
+use deblurgan::photo::Photo;
+use image::RgbImage;
+
+use super::camera_shake::{ShakeOptions, add_noise, blur_valid, random_psf};
+use super::layout::Source;
+use crate::rng::Rng;
+
+/// How samples are made.
+#[derive(Debug, Clone)]
+pub struct SampleOptions {
+    /// Side of the square crops.
+    pub crop: usize,
+    /// Random horizontal flips.
+    pub flip: bool,
+    /// The synthetic blur for sharp-only data.
+    pub shake: ShakeOptions,
+}
+
+/// A blurred/sharp training pair, planar `[3, crop, crop]` in [-1, 1].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Network input.
+    pub blurred: Vec<f32>,
+    /// Target.
+    pub sharp: Vec<f32>,
+}
+
+/// A batch: `blurred` and `sharp` are `[batch, 3, crop, crop]` flattened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// Index of the batch since the start of training (= the training step).
+    pub index: usize,
+    /// Network inputs.
+    pub blurred: Vec<f32>,
+    /// Targets.
+    pub sharp: Vec<f32>,
+    /// Images in the batch.
+    pub size: usize,
+    /// Side of the crops.
+    pub crop: usize,
+}
+
+impl Batch {
+    /// The inputs and targets as `[batch, 3, crop, crop]` tensors on `device`.
+    pub fn tensors(&self, device: &Device) -> (Tensor<4>, Tensor<4>) {
+        let shape = [self.size, 3, self.crop, self.crop];
+        (
+            Tensor::from_data(TensorData::new(self.blurred.clone(), shape), device),
+            Tensor::from_data(TensorData::new(self.sharp.clone(), shape), device),
+        )
+    }
+}
+
+/// Decodes an image file into RGB.
+pub fn read_rgb(path: &Path) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let photo = Photo::decode(&bytes).with_context(|| format!("cannot decode {}", path.display()))?;
+    Ok(photo.rgb)
+}
+
+fn flip_planar(values: &mut [f32], side: usize) {
+    for row in values.chunks_mut(side) {
+        row.reverse();
+    }
+}
+
+/// A data set with its sampling rules.
+pub struct Dataset {
+    /// The images.
+    pub source: Source,
+    /// Crops, flips, blur.
+    pub options: SampleOptions,
+    /// The seed every random choice derives from.
+    pub seed: u64,
+}
+
+impl Dataset {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.source.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.source.is_empty()
+    }
+
+    /// Which image the `global`-th sample of training uses (a new permutation every epoch).
+    pub fn image_of(&self, global: usize) -> usize {
+        let n = self.len();
+        let epoch = global / n;
+        Rng::derive(self.seed, 1, epoch as u64).permutation(n)[global % n]
+    }
+
+    /// The `global`-th sample of training.
+    pub fn sample(&self, global: usize) -> Result<Sample> {
+        let image = self.image_of(global);
+        let mut rng = Rng::derive(self.seed, 2, global as u64);
+        self.make(image, &mut rng)
+    }
+
+    /// A sample of image `image` with the random choices of `rng`.
+    pub fn make(&self, image: usize, rng: &mut Rng) -> Result<Sample> {
+        let crop = self.options.crop;
+        let (mut blurred, mut sharp) = match &self.source {
+            Source::Pairs(pairs) => {
+                let pair = &pairs[image];
+                let sharp = read_rgb(&pair.sharp)?;
+                let blurred = read_rgb(&pair.blurred)?;
+                anyhow::ensure!(
+                    sharp.dimensions() == blurred.dimensions(),
+                    "{} is {:?} but {} is {:?}",
+                    pair.sharp.display(),
+                    sharp.dimensions(),
+                    pair.blurred.display(),
+                    blurred.dimensions()
+                );
+                let (x, y) = crop_corner(&sharp, crop, rng);
+                (
+                    region_to_planar(&blurred, x, y, crop, crop),
+                    region_to_planar(&sharp, x, y, crop, crop),
+                )
+            }
+            Source::Sharp(photos) => {
+                let sharp = read_rgb(&photos[image])?;
+                let (x, y) = crop_corner(&sharp, crop, rng);
+                let (blurred, _) = shake(&sharp, x, y, crop, &self.options.shake, rng);
+                (blurred, region_to_planar(&sharp, x, y, crop, crop))
+            }
+        };
+        if self.options.flip && rng.chance(0.5) {
+            flip_planar(&mut blurred, crop);
+            flip_planar(&mut sharp, crop);
+        }
+        Ok(Sample { blurred, sharp })
+    }
+}
+
+/// A random top-left corner for a `crop`² window (0 when the image is smaller: the window is then
+/// completed by mirroring).
+pub fn crop_corner(image: &RgbImage, crop: usize, rng: &mut Rng) -> (i64, i64) {
+    let free = |side: u32| (side as usize).saturating_sub(crop);
+    let x = rng.below(free(image.width()) + 1) as i64;
+    let y = rng.below(free(image.height()) + 1) as i64;
+    (x, y)
+}
+
+/// Blurs the `crop`² window at `(x, y)` of `sharp` with a random shake kernel and noise; returns
+/// the planar blurred window and the noise level used.
+pub fn shake(
+    sharp: &RgbImage,
+    x: i64,
+    y: i64,
+    crop: usize,
+    options: &ShakeOptions,
+    rng: &mut Rng,
+) -> (Vec<f32>, f64) {
+    let psf = random_psf(options, rng);
+    let k = psf.size as i64;
+    // The window plus the kernel's reach on each side (mirrored beyond the image).
+    let (before, margin) = ((k - 1) / 2, psf.size - 1);
+    let region = region_to_planar(sharp, x - before, y - before, crop + margin, crop + margin);
+    let mut blurred = blur_valid(&region, crop, crop, &psf);
+    let sigma = options.max_noise * rng.uniform();
+    add_noise(&mut blurred, sigma, rng);
+    (blurred, sigma)
+}
+
+/// Makes batch `index` (samples `index * batch .. (index + 1) * batch`).
+pub fn make_batch(dataset: &Dataset, index: usize, batch: usize) -> Result<Batch> {
+    let crop = dataset.options.crop;
+    let mut out = Batch {
+        index,
+        blurred: Vec::with_capacity(batch * 3 * crop * crop),
+        sharp: Vec::with_capacity(batch * 3 * crop * crop),
+        size: batch,
+        crop,
+    };
+    for j in 0..batch {
+        let sample = dataset.sample(index * batch + j)?;
+        out.blurred.extend(sample.blurred);
+        out.sharp.extend(sample.sharp);
+    }
+    Ok(out)
+}
+
+/// Batches made ahead on worker threads and handed out in order.
+pub struct Loader {
+    receiver: Option<Receiver<(usize, Result<Batch>)>>,
+    pending: BTreeMap<usize, Result<Batch>>,
+    next: usize,
+    stop: Arc<AtomicBool>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl Loader {
+    /// Starts `workers` threads making batches `first, first + 1, ...` of `batch` samples.
+    pub fn new(dataset: Arc<Dataset>, batch: usize, first: usize, workers: usize) -> Self {
+        let workers = workers.max(1);
+        let (sender, receiver) = sync_channel(2 * workers);
+        let counter = Arc::new(AtomicUsize::new(first));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles = (0..workers)
+            .map(|_| {
+                let (dataset, sender, counter, stop) =
+                    (dataset.clone(), sender.clone(), counter.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        let index = counter.fetch_add(1, Ordering::Relaxed);
+                        let result = make_batch(&dataset, index, batch);
+                        if sender.send((index, result)).is_err() {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Self {
+            receiver: Some(receiver),
+            pending: BTreeMap::new(),
+            next: first,
+            stop,
+            workers: handles,
+        }
+    }
+
+    /// The next batch, in order.
+    pub fn next_batch(&mut self) -> Result<Batch> {
+        loop {
+            if let Some(batch) = self.pending.remove(&self.next) {
+                self.next += 1;
+                return batch;
+            }
+            let (index, batch) = self
+                .receiver
+                .as_ref()
+                .expect("loader running")
+                .recv()
+                .context("the data loader threads stopped")?;
+            self.pending.insert(index, batch);
+        }
+    }
+}
+
+impl Drop for Loader {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Dropping the receiver unblocks workers waiting to send.
+        self.receiver = None;
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! The training loop: WGAN-GP critic updates, generator updates with content + adversarial
+//! losses, Adam with linear decay, logs, samples, checkpoints, exact resume.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::config::Config;
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::store::ModuleRecord;
+use burn::tensor::{Bytes, Device, Tensor};
+use deblurgan::convert::planar_to_image;
+use deblurgan::model::{Critic, CriticConfig, Generator, GeneratorConfig};
+
+use crate::checkpoint;
+use crate::data::camera_shake::ShakeOptions;
+use crate::data::layout::{self, Layout, Source};
+use crate::data::loader::{Batch, Dataset, Loader, SampleOptions};
+use crate::loss::{self, ContentLoss};
+use crate::rng::Rng;
+use crate::vgg::Vgg16Features;
+
+/// Everything that defines a training run (saved in every checkpoint).
+#[derive(Config, Debug)]
+pub struct TrainOptions {
+    /// Data set root: GoPro, Keras A/B, or a folder of sharp photos.
+    pub data: Option<PathBuf>,
+    /// Blurred folder of a two-folder data set (with `sharp`).
+    pub blurred: Option<PathBuf>,
+    /// Sharp folder of a two-folder data set (with `blurred`), or sharp photos alone.
+    pub sharp: Option<PathBuf>,
+    /// Split of GoPro / A/B data sets.
+    #[config(default = "String::from(\"train\")")]
+    pub split: String,
+    /// The generator to train.
+    #[config(default = "GeneratorConfig::compact()")]
+    pub generator: GeneratorConfig,
+    /// The critic.
+    #[config(default = "CriticConfig::patch()")]
+    pub critic: CriticConfig,
+    /// Generator steps in all.
+    #[config(default = 100000)]
+    pub steps: usize,
+    /// Images per batch.
+    #[config(default = 1)]
+    pub batch: usize,
+    /// Side of the random crops.
+    #[config(default = 256)]
+    pub crop: usize,
+    /// Random horizontal flips.
+    #[config(default = true)]
+    pub flip: bool,
+    /// Largest noise added to synthetic blur (σ in [0, 1] units).
+    #[config(default = 0.01)]
+    pub max_noise: f64,
+    /// Side of synthetic shake kernels.
+    #[config(default = 64)]
+    pub kernel_size: usize,
+    /// Length of synthetic shake trajectories, in pixels.
+    #[config(default = 60.0)]
+    pub trajectory_length: f64,
+    /// Adam learning rate (both networks).
+    #[config(default = 1e-4)]
+    pub lr: f64,
+    /// Adam β1 (0.5 in the official DeblurGAN).
+    #[config(default = 0.5)]
+    pub beta1: f32,
+    /// Adam β2.
+    #[config(default = 0.999)]
+    pub beta2: f32,
+    /// Step at which the learning rate starts its linear decay to 0 at `steps` (default: half).
+    pub decay_start: Option<usize>,
+    /// Critic updates per generator step.
+    #[config(default = 5)]
+    pub critic_updates: usize,
+    /// Gradient-penalty weight λ.
+    #[config(default = 10.0)]
+    pub gp_weight: f64,
+    /// Finite-difference step of the gradient penalty.
+    #[config(default = 0.01)]
+    pub gp_step: f64,
+    /// Weight of the adversarial term of the generator loss (0: content loss only, no critic).
+    #[config(default = 1.0)]
+    pub adversarial_weight: f64,
+    /// Weight of the content term.
+    #[config(default = 100.0)]
+    pub content_weight: f64,
+    /// VGG16 ImageNet weights (`.pth` or `.safetensors`): perceptual content loss; else L1.
+    pub vgg: Option<PathBuf>,
+    /// Seed of every random choice.
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Data loading threads.
+    #[config(default = 4)]
+    pub workers: usize,
+    /// Log a line every this many steps.
+    #[config(default = 10)]
+    pub log_every: usize,
+    /// Write sample images every this many steps (0: never).
+    #[config(default = 500)]
+    pub sample_every: usize,
+    /// Write a checkpoint every this many steps.
+    #[config(default = 1000)]
+    pub checkpoint_every: usize,
+    /// Checkpoints kept.
+    #[config(default = 3)]
+    pub keep: usize,
+}
+
+impl TrainOptions {
+    /// The data set these options name.
+    pub fn source(&self) -> Result<(Layout, Source)> {
+        match (&self.data, &self.blurred, &self.sharp) {
+            (Some(root), None, None) => Ok(layout::discover(root, &self.split)?),
+            (None, Some(blurred), Some(sharp)) => {
+                Ok((Layout::Folders, Source::Pairs(layout::pair_folders(blurred, sharp)?)))
+            }
+            (None, None, Some(sharp)) => {
+                let photos = layout::images_in(sharp)?;
+                anyhow::ensure!(!photos.is_empty(), "no images in {}", sharp.display());
+                Ok((Layout::SharpOnly, Source::Sharp(photos)))
+            }
+            _ => bail!("give --data DIR, or --sharp DIR (photos to blur), or --blurred DIR --sharp DIR"),
+        }
+    }
+
+    /// The camera-shake parameters.
+    pub fn shake(&self) -> ShakeOptions {
+        ShakeOptions {
+            canvas: self.kernel_size,
+            max_length: self.trajectory_length,
+            max_noise: self.max_noise,
+            ..ShakeOptions::default()
+        }
+    }
+
+    /// Learning rate at `step`: constant, then linear decay to 0 at `steps`.
+    pub fn lr_at(&self, step: usize) -> f64 {
+        let start = self.decay_start.unwrap_or(self.steps / 2).min(self.steps);
+        if step < start || self.steps == start {
+            self.lr
+        } else {
+            self.lr * (self.steps - step.min(self.steps)) as f64 / (self.steps - start) as f64
+        }
+    }
+}
+
+/// Losses of one step.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StepLosses {
+    /// Last critic update's Wasserstein loss `D(fake) − D(real)`.
+    pub critic: f64,
+    /// Last critic update's gradient penalty (unweighted).
+    pub penalty: f64,
+    /// Generator adversarial term `−D(fake)` (unweighted).
+    pub adversarial: f64,
+    /// Content term (unweighted).
+    pub content: f64,
+    /// Weighted generator loss.
+    pub generator: f64,
+}
+
+impl StepLosses {
+    /// The name of the first non-finite loss, if any.
+    pub fn non_finite(&self) -> Option<&'static str> {
+        [
+            ("critic", self.critic),
+            ("gradient penalty", self.penalty),
+            ("adversarial", self.adversarial),
+            ("content", self.content),
+        ]
+        .into_iter()
+        .find(|(_, v)| !v.is_finite())
+        .map(|(name, _)| name)
+    }
+}
+
+/// The networks, their optimisers and the step counter.
+pub struct Trainer {
+    /// Options of the run.
+    pub options: TrainOptions,
+    /// The generator (on the autodiff device).
+    pub generator: Generator,
+    /// The critic (on the autodiff device).
+    pub critic: Critic,
+    generator_optim: ModuleOptimizer,
+    critic_optim: ModuleOptimizer,
+    content: ContentLoss,
+    device: Device,
+    /// Generator steps done.
+    pub step: usize,
+}
+
+fn scalar(t: Tensor<1>) -> f64 {
+    t.into_scalar::<f32>() as f64
+}
+
+impl Trainer {
+    /// Fresh networks on `device` (autodiff is enabled here).
+    pub fn new(options: TrainOptions, device: &Device) -> Result<Self> {
+        let device = device.clone().autodiff();
+        let content = match &options.vgg {
+            Some(path) => ContentLoss::Perceptual(Box::new(Vgg16Features::load(path, &device)?)),
+            None => ContentLoss::L1,
+        };
+        let adam = || {
+            AdamConfig::new()
+                .with_beta_1(options.beta1)
+                .with_beta_2(options.beta2)
+                .init()
+        };
+        Ok(Self {
+            generator: options.generator.init(&device),
+            critic: options.critic.init(&device),
+            generator_optim: adam(),
+            critic_optim: adam(),
+            content,
+            device,
+            step: 0,
+            options,
+        })
+    }
+
+    /// The content loss in use.
+    pub fn content_loss(&self) -> &ContentLoss {
+        &self.content
+    }
+
+    /// One generator step on `batch`: `critic_updates` critic updates on the same batch (the
+    /// official DeblurGAN's schedule), then one generator update.
+    pub fn step(&mut self, batch: &Batch) -> StepLosses {
+        let o = &self.options;
+        let step = self.step;
+        let lr = o.lr_at(step);
+        // Dropout masks and every other random draw depend on (seed, step) only.
+        self.device.seed(Rng::derive(o.seed, 4, step as u64).next_u64());
+        let mut rng = Rng::derive(o.seed, 3, step as u64);
+        let (blurred, sharp) = batch.tensors(&self.device);
+        let fake = self.generator.forward(blurred);
+        let mut losses = StepLosses::default();
+        let adversarial = o.adversarial_weight != 0.0;
+        if adversarial {
+            for _ in 0..o.critic_updates {
+                let wasserstein =
+                    loss::critic_wasserstein(&self.critic, sharp.clone(), fake.clone().detach());
+                let mut total = wasserstein.clone();
+                if o.gp_weight != 0.0 {
+                    let epsilon: Vec<f32> = (0..batch.size).map(|_| rng.uniform() as f32).collect();
+                    let penalty = loss::gradient_penalty(
+                        &self.critic,
+                        sharp.clone(),
+                        fake.clone().detach(),
+                        &epsilon,
+                        o.gp_step,
+                    );
+                    losses.penalty = scalar(penalty.clone().detach());
+                    total = total + penalty * o.gp_weight;
+                }
+                losses.critic = scalar(wasserstein.detach());
+                let grads = GradientsParams::from_grads(total.backward(), &self.critic);
+                self.critic = self.critic_optim.step(lr, self.critic.clone(), grads);
+            }
+        }
+        let content = self.content.forward(fake.clone(), sharp);
+        let mut total = content.clone() * o.content_weight;
+        losses.content = scalar(content.detach());
+        if adversarial {
+            let adv = loss::generator_adversarial(&self.critic, fake);
+            losses.adversarial = scalar(adv.clone().detach());
+            total = total + adv * o.adversarial_weight;
+        }
+        losses.generator = scalar(total.clone().detach());
+        let grads = GradientsParams::from_grads(total.backward(), &self.generator);
+        self.generator = self.generator_optim.step(lr, self.generator.clone(), grads);
+        self.step += 1;
+        losses
+    }
+
+    /// Writes a checkpoint of the current state into the run folder `run`.
+    pub fn save_checkpoint(&self, run: &Path) -> Result<PathBuf> {
+        let record = |bytes: std::result::Result<Bytes, _>| -> Result<Vec<u8>> {
+            Ok(bytes.map_err(|e: burn::store::RecordError| anyhow::anyhow!("{e:?}"))?.to_vec())
+        };
+        let state = TrainState {
+            step: self.step,
+            options: self.options.clone(),
+        };
+        let files = [
+            ("generator.bpk", record(self.generator.clone().into_record().into_bytes())?),
+            ("critic.bpk", record(self.critic.clone().into_record().into_bytes())?),
+            ("generator-optim.bpk", record(self.generator_optim.into_bytes())?),
+            ("critic-optim.bpk", record(self.critic_optim.into_bytes())?),
+            ("state.json", state.to_string().into_bytes()),
+        ];
+        checkpoint::write(run, self.step, &files)
+    }
+
+    /// Restores a trainer from a checkpoint folder.
+    pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<Self> {
+        let read = |name: &str| -> Result<Vec<u8>> {
+            std::fs::read(dir.join(name)).with_context(|| format!("cannot read {}", dir.join(name).display()))
+        };
+        let state = TrainState::load_binary(&read("state.json")?)
+            .map_err(|e| anyhow::anyhow!("bad state.json in {}: {e}", dir.display()))?;
+        let mut trainer = Trainer::new(state.options, device)?;
+        let module = |name: &str| -> Result<ModuleRecord> {
+            ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(name)?))
+                .map_err(|e| anyhow::anyhow!("{}: {e:?}", dir.join(name).display()))
+        };
+        trainer.generator = trainer
+            .generator
+            .try_load_record(module("generator.bpk")?)
+            .map_err(|e| anyhow::anyhow!("generator.bpk: {e:?}"))?;
+        trainer.critic = trainer
+            .critic
+            .try_load_record(module("critic.bpk")?)
+            .map_err(|e| anyhow::anyhow!("critic.bpk: {e:?}"))?;
+        let optim = |optimizer: ModuleOptimizer, name: &str| -> Result<ModuleOptimizer> {
+            optimizer
+                .from_bytes(Bytes::from_bytes_vec(read(name)?))
+                .map_err(|e| anyhow::anyhow!("{name}: {e:?}"))
+        };
+        trainer.generator_optim = optim(trainer.generator_optim, "generator-optim.bpk")?;
+        trainer.critic_optim = optim(trainer.critic_optim, "critic-optim.bpk")?;
+        trainer.step = state.step;
+        Ok(trainer)
+    }
+
+    /// A before/after image of the first sample of `batch`: blurred | deblurred | sharp.
+    pub fn sample_image(&self, batch: &Batch) -> image::RgbImage {
+        let side = batch.crop;
+        let plane = 3 * side * side;
+        let input = batch.tensors(&self.device).0.slice([0..1]).without_autodiff();
+        let output = self.generator.clone().valid().forward(input);
+        let deblurred: Vec<f32> = output.into_data().try_to_vec::<f32>().expect("f32 output");
+        let mut canvas = image::RgbImage::new(3 * side as u32, side as u32);
+        for (column, values) in [&batch.blurred[..plane], &deblurred[..], &batch.sharp[..plane]]
+            .into_iter()
+            .enumerate()
+        {
+            let tile = planar_to_image(values, side, side);
+            image::imageops::replace(&mut canvas, &tile, (column * side) as i64, 0);
+        }
+        canvas
+    }
+}
+
+/// What a checkpoint's `state.json` holds.
+#[derive(Config, Debug)]
+pub struct TrainState {
+    /// Generator steps done.
+    pub step: usize,
+    /// The run's options.
+    pub options: TrainOptions,
+}
+
+/// Set by Ctrl-C: the loop saves a checkpoint and stops.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the Ctrl-C handler (Unix): the first Ctrl-C asks for a clean stop, a second one
+/// exits at once.
+pub fn install_interrupt_handler() {
+    #[cfg(unix)]
+    {
+        unsafe extern "C" {
+            fn signal(signum: i32, handler: usize) -> usize;
+            fn _exit(status: i32) -> !;
+        }
+        extern "C" fn on_interrupt(_: i32) {
+            if INTERRUPTED.swap(true, Ordering::SeqCst) {
+                unsafe { _exit(130) };
+            }
+        }
+        const SIGINT: i32 = 2;
+        unsafe {
+            signal(SIGINT, on_interrupt as extern "C" fn(i32) as usize);
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// All steps done.
+    Finished,
+    /// Stopped by Ctrl-C (or `stop_at`), after saving a checkpoint.
+    Interrupted,
+}
+
+/// Extra controls of [`run`].
+#[derive(Debug, Clone, Default)]
+pub struct RunControl {
+    /// Stop (as if interrupted) once this many steps are done.
+    pub stop_at: Option<usize>,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// Trains into the run folder `run` (a fresh run, or the continuation of the newest checkpoint
+/// there when `resume`). Returns how it ended and the trainer.
+pub fn run(
+    options: TrainOptions,
+    run: &Path,
+    device: &Device,
+    resume: bool,
+    control: RunControl,
+) -> Result<(Outcome, Trainer)> {
+    let mut trainer = if resume {
+        let (_, dir) = checkpoint::latest(run)?
+            .with_context(|| format!("no checkpoint to resume in {}", checkpoint::folder(run).display()))?;
+        let mut trainer = Trainer::load_checkpoint(&dir, device)?;
+        trainer.options.steps = options.steps.max(trainer.step);
+        eprintln!("resuming {} at step {}", dir.display(), trainer.step);
+        trainer
+    } else {
+        std::fs::create_dir_all(run).with_context(|| format!("cannot create {}", run.display()))?;
+        Trainer::new(options, device)?
+    };
+    let o = trainer.options.clone();
+    let (layout, source) = o.source()?;
+    if !control.quiet {
+        eprintln!(
+            "data: {layout:?}, {} images; content loss: {}; critic: {:?}",
+            source.len(),
+            trainer.content_loss().name(),
+            o.critic.architecture
+        );
+    }
+    let dataset = Arc::new(Dataset {
+        source,
+        options: SampleOptions {
+            crop: o.crop,
+            flip: o.flip,
+            shake: o.shake(),
+        },
+        seed: o.seed,
+    });
+    let mut loader = Loader::new(dataset, o.batch, trainer.step, o.workers);
+    let mut log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(run.join("log.jsonl"))
+        .context("cannot open log.jsonl")?;
+    std::fs::create_dir_all(run.join("samples"))?;
+    let bar = if control.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(o.steps as u64)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+            .expect("template"),
+    );
+    bar.set_position(trainer.step as u64);
+    let started = Instant::now();
+    let first_step = trainer.step;
+    let mut last_checkpoint = trainer.step;
+    while trainer.step < o.steps {
+        if INTERRUPTED.load(Ordering::SeqCst) || control.stop_at.is_some_and(|s| trainer.step >= s) {
+            if trainer.step != last_checkpoint || checkpoint::latest(run)?.is_none() {
+                trainer.save_checkpoint(run)?;
+                checkpoint::prune(run, o.keep)?;
+            }
+            bar.abandon_with_message(format!("interrupted: checkpoint saved at step {}", trainer.step));
+            return Ok((Outcome::Interrupted, trainer));
+        }
+        let batch = loader.next_batch()?;
+        let losses = trainer.step(&batch);
+        if let Some(which) = losses.non_finite() {
+            bar.abandon();
+            let kept = checkpoint::latest(run)?
+                .map(|(step, path)| format!("the last good checkpoint is {} (step {step})", path.display()))
+                .unwrap_or_else(|| "no checkpoint was written yet".into());
+            bail!(
+                "the {which} loss became {} at step {}: stopping; {kept}. Try a lower --lr.",
+                if which == "content" { losses.content } else { f64::NAN },
+                trainer.step
+            );
+        }
+        let done = trainer.step - first_step;
+        let rate = (done * o.batch) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+        bar.set_position(trainer.step as u64);
+        bar.set_message(format!(
+            "D {:.3} GP {:.3} G {:.3} content {:.4} {:.2} img/s",
+            losses.critic, losses.penalty, losses.adversarial, losses.content, rate
+        ));
+        if trainer.step % o.log_every.max(1) == 0 || trainer.step == o.steps {
+            writeln!(
+                log,
+                "{{\"step\":{},\"lr\":{},\"critic\":{},\"penalty\":{},\"adversarial\":{},\"content\":{},\"generator\":{},\"images_per_second\":{:.3},\"elapsed_seconds\":{:.1}}}",
+                trainer.step,
+                o.lr_at(trainer.step - 1),
+                losses.critic,
+                losses.penalty,
+                losses.adversarial,
+                losses.content,
+                losses.generator,
+                rate,
+                started.elapsed().as_secs_f64()
+            )?;
+        }
+        if o.sample_every > 0 && trainer.step % o.sample_every == 0 {
+            let path = run.join("samples").join(format!("step-{:08}.png", trainer.step));
+            trainer.sample_image(&batch).save(&path).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if trainer.step % o.checkpoint_every.max(1) == 0 || trainer.step == o.steps {
+            trainer.save_checkpoint(run)?;
+            checkpoint::prune(run, o.keep)?;
+            last_checkpoint = trainer.step;
+        }
+    }
+    bar.finish_with_message("done");
+    Ok((Outcome::Finished, trainer))
+}
