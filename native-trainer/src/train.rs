@@ -165,8 +165,8 @@ pub struct StepLosses {
 }
 
 impl StepLosses {
-    /// The name of the first non-finite loss, if any.
-    pub fn non_finite(&self) -> Option<&'static str> {
+    /// The name and value of the first non-finite loss, if any.
+    pub fn non_finite(&self) -> Option<(&'static str, f64)> {
         [
             ("critic", self.critic),
             ("gradient penalty", self.penalty),
@@ -175,7 +175,6 @@ impl StepLosses {
         ]
         .into_iter()
         .find(|(_, v)| !v.is_finite())
-        .map(|(name, _)| name)
     }
 }
 
@@ -290,8 +289,10 @@ impl Trainer {
             options: self.options.clone(),
         };
         let files = [
-            ("generator.bpk", record(self.generator.clone().into_record().into_bytes())?),
-            ("critic.bpk", record(self.critic.clone().into_record().into_bytes())?),
+            // `valid()` first: it syncs BatchNorm running statistics, which a record of the
+            // training module would take stale.
+            ("generator.bpk", record(self.generator.valid().into_record().into_bytes())?),
+            ("critic.bpk", record(self.critic.valid().into_record().into_bytes())?),
             ("generator-optim.bpk", record(self.generator_optim.into_bytes())?),
             ("critic-optim.bpk", record(self.critic_optim.into_bytes())?),
             ("state.json", state.to_string().into_bytes()),
@@ -417,6 +418,13 @@ pub fn run(
         eprintln!("resuming {} at step {}", dir.display(), trainer.step);
         trainer
     } else {
+        if let Some((step, _)) = checkpoint::latest(run)? {
+            bail!(
+                "{} already holds a run (checkpoint at step {step}): continue it with --resume, \
+                 or train into another folder",
+                run.display()
+            );
+        }
         std::fs::create_dir_all(run).with_context(|| format!("cannot create {}", run.display()))?;
         Trainer::new(options, device)?
     };
@@ -470,14 +478,14 @@ pub fn run(
         }
         let batch = loader.next_batch()?;
         let losses = trainer.step(&batch);
-        if let Some(which) = losses.non_finite() {
+        if let Some((which, value)) = losses.non_finite() {
             bar.abandon();
             let kept = checkpoint::latest(run)?
                 .map(|(step, path)| format!("the last good checkpoint is {} (step {step})", path.display()))
                 .unwrap_or_else(|| "no checkpoint was written yet".into());
             bail!(
-                "the {which} loss became {} at step {}: stopping; {kept}. Try a lower --lr.",
-                if which == "content" { losses.content } else { f64::NAN },
+                "the {which} loss became {value} at step {}: stopping without saving; {kept}. \
+                 Try a lower --lr, or resume from that checkpoint.",
                 trainer.step
             );
         }

@@ -72,16 +72,28 @@ impl Vgg16Features {
         };
         let mut vgg = Self::new(widths, device);
         // Only features.0..=14 matter; torchvision numbers them with gaps (ReLUs and pools have
-        // no weights), which the stores renumber contiguously: 0,2,5,7,10,12,14 → 0..=6.
-        let wanted = r"^features\.(0|2|5|7|10|12|14)\.";
+        // no weights): 0,2,5,7,10,12,14 become our 0..=6 (through a temporary prefix, so that no
+        // renamed key is renamed twice). Later layers and the classifier stay unused.
+        let renames: Vec<(String, String)> = [0, 2, 5, 7, 10, 12, 14]
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(ours, theirs)| (format!(r"^features\.{theirs}\."), format!("vgg_trunk.{ours}.")))
+            .chain([(r"^vgg_trunk\.".to_string(), "features.".to_string())])
+            .collect();
         let result = if is_safetensors {
-            let mut store = SafetensorsStore::from_file(path)
-                .with_regex(wanted)
-                .map_indices_contiguous(true)
-                .allow_partial(true);
+            let mut store = SafetensorsStore::from_file(path).allow_partial(true);
+            for (from, to) in &renames {
+                store = store.with_key_remapping(from, to.as_str());
+            }
             vgg.load_from(&mut store).map_err(|e| anyhow::anyhow!("{e}"))?
         } else {
-            let mut store = PytorchStore::from_file(path).with_regex(wanted).allow_partial(true);
+            let mut store = PytorchStore::from_file(path)
+                .map_indices_contiguous(false)
+                .allow_partial(true);
+            for (from, to) in &renames {
+                store = store.with_key_remapping(from, to.as_str());
+            }
             vgg.load_from(&mut store).map_err(|e| anyhow::anyhow!("{e}"))?
         };
         if !result.errors.is_empty() || !result.missing.is_empty() {

@@ -1,0 +1,163 @@
+//! Training: the loss goes down, a resumed run equals an uninterrupted one, the perceptual loss
+//! loads VGG-shaped weights, a NaN stops the run.
+
+mod common;
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{Device, Tensor, TensorData};
+use deblurgan::model::{CriticConfig, GeneratorConfig};
+use native_trainer::data::layout::Source;
+use native_trainer::data::loader::{Dataset, SampleOptions, make_batch};
+use native_trainer::loss::ContentLoss;
+use native_trainer::train::{Outcome, RunControl, TrainOptions, TrainState, Trainer, run};
+use native_trainer::vgg::Vgg16Features;
+
+fn tiny_options(data: &Path) -> TrainOptions {
+    TrainOptions::new()
+        .with_sharp(Some(data.to_path_buf()))
+        .with_generator(GeneratorConfig::new().with_base_channels(4).with_blocks(1))
+        .with_critic(CriticConfig::patch().with_base_channels(4).with_patch_layers(2))
+        .with_crop(32)
+        .with_batch(2)
+        .with_kernel_size(9)
+        .with_trajectory_length(6.0)
+        .with_workers(2)
+        .with_sample_every(0)
+        .with_log_every(1)
+}
+
+fn fixed_input() -> Tensor<4> {
+    let values: Vec<f32> = (0..3 * 32 * 32).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+    Tensor::from_data(TensorData::new(values, [1, 3, 32, 32]), &Device::flex())
+}
+
+fn outputs(trainer: &Trainer) -> Vec<f32> {
+    let generator = trainer.generator.clone().valid();
+    generator.forward(fixed_input()).into_data().try_to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn a_few_steps_lower_the_loss_on_a_fixed_batch() {
+    let dir = common::scratch("fixed-batch");
+    let photos = common::write_sharp(&dir.join("photos"), 2, 48);
+    let options = tiny_options(&dir.join("photos")).with_lr(2e-3).with_steps(1000);
+    let dataset = Dataset {
+        source: Source::Sharp(photos),
+        options: SampleOptions { crop: 32, flip: true, shake: options.shake() },
+        seed: 0,
+    };
+    let batch = make_batch(&dataset, 0, 2).unwrap();
+    let mut trainer = Trainer::new(options, &Device::flex()).unwrap();
+    let first = trainer.step(&batch);
+    assert!(first.non_finite().is_none(), "{first:?}");
+    let mut last = first;
+    for _ in 0..14 {
+        last = trainer.step(&batch);
+    }
+    assert!(last.non_finite().is_none(), "{last:?}");
+    assert!(
+        last.content < 0.8 * first.content,
+        "content loss {} → {}",
+        first.content,
+        last.content
+    );
+    assert_eq!(trainer.step, 15);
+}
+
+#[test]
+fn a_resumed_run_equals_an_uninterrupted_one() {
+    let dir = common::scratch("resume");
+    common::write_sharp(&dir.join("photos"), 3, 40);
+    let options = tiny_options(&dir.join("photos")).with_steps(4).with_checkpoint_every(100).with_seed(5);
+    let quiet = RunControl { quiet: true, ..RunControl::default() };
+    let (outcome, straight) = run(options.clone(), &dir.join("straight"), &Device::flex(), false, quiet.clone()).unwrap();
+    assert_eq!(outcome, Outcome::Finished);
+    let stop = RunControl { stop_at: Some(2), quiet: true };
+    let (outcome, first_half) = run(options.clone(), &dir.join("resumed"), &Device::flex(), false, stop).unwrap();
+    assert_eq!((outcome, first_half.step), (Outcome::Interrupted, 2));
+    assert!(dir.join("resumed/checkpoints/step-00000002/state.json").is_file());
+    let (outcome, resumed) = run(options, &dir.join("resumed"), &Device::flex(), true, quiet).unwrap();
+    assert_eq!((outcome, resumed.step), (Outcome::Finished, 4));
+    let (a, b) = (outputs(&straight), outputs(&resumed));
+    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "resumed output differs by {worst}");
+    // The logs of both runs agree step by step.
+    let log = |run: &str| std::fs::read_to_string(dir.join(run).join("log.jsonl")).unwrap();
+    let strip = |text: String| -> Vec<String> {
+        text.lines().map(|l| l.split(",\"images_per_second\"").next().unwrap().to_string()).collect()
+    };
+    assert_eq!(strip(log("straight")), strip(log("resumed")));
+    // Checkpoints are complete folders, no partial ones left.
+    let names: Vec<String> = std::fs::read_dir(dir.join("resumed/checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".partial")), "{names:?}");
+}
+
+/// Saves a VGG-shaped network under torchvision's key names (`features.{0,2,5,7,10,12,14}`).
+fn save_torchvision_layout(vgg: &Vgg16Features, path: &Path) {
+    let mut store = SafetensorsStore::from_file(path)
+        .with_key_remapping(r"^features\.6\.", "features.14.")
+        .with_key_remapping(r"^features\.5\.", "features.12.")
+        .with_key_remapping(r"^features\.4\.", "features.10.")
+        .with_key_remapping(r"^features\.3\.", "features.7.")
+        .with_key_remapping(r"^features\.2\.", "features.5.")
+        .with_key_remapping(r"^features\.1\.", "features.2.");
+    vgg.save_into(&mut store).unwrap();
+}
+
+#[test]
+fn the_perceptual_loss_loads_vgg_weights_and_compares_features() {
+    let dir = common::scratch("vgg");
+    let device = Device::flex();
+    let vgg = Vgg16Features::new([4, 6, 8], &device);
+    let path = dir.join("vgg16.safetensors");
+    save_torchvision_layout(&vgg, &path);
+    let loaded = Vgg16Features::load(&path, &device).unwrap();
+    assert_eq!(loaded.features.len(), 7);
+    for (a, b) in vgg.features.iter().zip(&loaded.features) {
+        assert_eq!(a.weight.val().into_data(), b.weight.val().into_data());
+    }
+    let loss = ContentLoss::Perceptual(Box::new(loaded));
+    let image = fixed_input();
+    let same = loss.forward(image.clone(), image.clone()).into_scalar::<f32>();
+    assert_eq!(same, 0.0);
+    let other = loss.forward(image.clone(), image.flip([3])).into_scalar::<f32>();
+    assert!(other > 0.0);
+    // A training step with it runs.
+    common::write_sharp(&dir.join("photos"), 1, 40);
+    let options = tiny_options(&dir.join("photos")).with_vgg(Some(path)).with_steps(1);
+    let (outcome, trainer) = run(options, &dir.join("run"), &device, false, RunControl { quiet: true, ..Default::default() }).unwrap();
+    assert_eq!(outcome, Outcome::Finished);
+    assert_eq!(trainer.content_loss().name(), "perceptual");
+}
+
+#[test]
+fn a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint() {
+    let dir = common::scratch("nan");
+    common::write_sharp(&dir.join("photos"), 2, 40);
+    let options = tiny_options(&dir.join("photos")).with_steps(2).with_checkpoint_every(1).with_keep(2);
+    let quiet = || RunControl { quiet: true, ..Default::default() };
+    run(options.clone(), &dir.join("run"), &Device::flex(), false, quiet()).unwrap();
+    // A fresh run into a folder that holds one is refused.
+    let refused = run(options, &dir.join("run"), &Device::flex(), false, quiet()).err().unwrap();
+    assert!(refused.to_string().contains("--resume"), "{refused}");
+    // Divergence: continue with an absurd learning rate, which makes the losses non-finite.
+    let latest = dir.join("run/checkpoints/step-00000002/state.json");
+    use burn::config::Config;
+    let mut state = TrainState::load(&latest).unwrap();
+    state.options.lr = 1e30;
+    state.options.steps = 40;
+    state.save(&latest).unwrap();
+    let before = std::fs::read(&latest).unwrap();
+    let error = run(state.options, &dir.join("run"), &Device::flex(), true, quiet()).err().expect("the run must stop");
+    let message = error.to_string();
+    assert!(message.contains("loss became") && message.contains("step-00000002"), "{message}");
+    let checkpoints = native_trainer::checkpoint::list(&dir.join("run")).unwrap();
+    assert_eq!(checkpoints.last().unwrap().0, 2, "{checkpoints:?}");
+    assert_eq!(std::fs::read(&latest).unwrap(), before, "the good checkpoint is untouched");
+}
