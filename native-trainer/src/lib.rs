@@ -5,8 +5,10 @@
 pub mod checkpoint;
 pub mod data;
 pub mod device;
+pub mod eval;
 pub mod loss;
 pub mod metrics;
+pub mod official;
 pub mod rng;
 pub mod train;
 pub mod vgg;

@@ -1,15 +1,23 @@
-//! `native-trainer`: makes, trains, evaluates and exports DeblurGAN generators.
+//! `native-trainer`: makes, trains, evaluates, exports and imports DeblurGAN generators.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
 use burn::tensor::Device;
-use clap::{Parser, Subcommand, ValueEnum};
-use deblurgan::model::GeneratorConfig;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use deblurgan::TileOptions;
+use deblurgan::model::{CriticArchitecture, CriticConfig, GeneratorConfig, NormKind};
+use deblurgan::tiling::{DEFAULT_OVERLAP, DEFAULT_TILE_SIZE};
 use deblurgan::weights::{self, Precision};
+use native_trainer::data::camera_shake::ShakeOptions;
+use native_trainer::device::{DeviceChoice, select_device};
+use native_trainer::eval::{self, EvalOptions};
+use native_trainer::train::{self, Outcome, RunControl, TrainOptions, Trainer};
+use native_trainer::{checkpoint, official};
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Train, evaluate and export DeblurGAN generators")]
+#[command(version, about = "Train, evaluate, export and import DeblurGAN generators")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,6 +44,175 @@ impl Architecture {
     }
 }
 
+/// Which critic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CriticChoice {
+    /// The official DeblurGAN's PatchGAN (InstanceNorm), one score per patch.
+    Patch,
+    /// The design notes' critic: convolutions then dense 1024 and dense 1 (BatchNorm); needs
+    /// square crops whose side is a multiple of 16.
+    Dense,
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// Run folder: checkpoints, log.jsonl, samples/.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Continue the newest checkpoint in the run folder (its options are used; --steps may
+    /// extend the run).
+    #[arg(long)]
+    resume: bool,
+    /// Data set root: GOPRO_Large, a Keras A/B folder, or a folder of sharp photos.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Blurred folder of a pair of folders (with --sharp).
+    #[arg(long)]
+    blurred: Option<PathBuf>,
+    /// Sharp folder of a pair of folders (with --blurred), or sharp photos alone.
+    #[arg(long)]
+    sharp: Option<PathBuf>,
+    /// Split of GoPro and A/B data sets.
+    #[arg(long, default_value = "train")]
+    split: String,
+    /// Generator.
+    #[arg(long, value_enum, default_value = "compact")]
+    architecture: Architecture,
+    /// Generator dropout in the residual blocks.
+    #[arg(long)]
+    dropout: Option<f64>,
+    /// Critic.
+    #[arg(long, value_enum, default_value = "patch")]
+    critic: CriticChoice,
+    /// End the critic in a sigmoid (the design notes' variant; use with --gp-weight 0 for the
+    /// notes' plain Wasserstein loss).
+    #[arg(long)]
+    critic_sigmoid: bool,
+    /// Critic width.
+    #[arg(long, default_value_t = 64)]
+    critic_channels: usize,
+    /// Generator steps in all.
+    #[arg(long, default_value_t = 100_000)]
+    steps: usize,
+    /// Images per batch.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Side of the random crops.
+    #[arg(long, default_value_t = 256)]
+    crop: usize,
+    /// No random horizontal flips.
+    #[arg(long)]
+    no_flip: bool,
+    /// Largest noise σ added to synthetic blur, in [0, 1] units.
+    #[arg(long, default_value_t = 0.01)]
+    max_noise: f64,
+    /// Side of synthetic camera-shake kernels.
+    #[arg(long, default_value_t = 64)]
+    kernel_size: usize,
+    /// Length of synthetic camera-shake trajectories, in pixels.
+    #[arg(long, default_value_t = 60.0)]
+    trajectory_length: f64,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-4)]
+    lr: f64,
+    /// Adam β1.
+    #[arg(long, default_value_t = 0.5)]
+    beta1: f32,
+    /// Adam β2.
+    #[arg(long, default_value_t = 0.999)]
+    beta2: f32,
+    /// Step where the linear decay of the learning rate to 0 begins (default: half the steps).
+    #[arg(long)]
+    decay_start: Option<usize>,
+    /// Critic updates per generator step.
+    #[arg(long, default_value_t = 5)]
+    critic_updates: usize,
+    /// Gradient-penalty weight λ (0: none).
+    #[arg(long, default_value_t = 10.0)]
+    gp_weight: f64,
+    /// Finite-difference step of the gradient penalty (see docs/training.md).
+    #[arg(long, default_value_t = 0.01)]
+    gp_step: f64,
+    /// Weight of the adversarial loss (0: content loss only, no critic).
+    #[arg(long, default_value_t = 1.0)]
+    adversarial_weight: f64,
+    /// Weight of the content loss.
+    #[arg(long, default_value_t = 100.0)]
+    content_weight: f64,
+    /// VGG16 ImageNet weights (torchvision .pth or .safetensors) for the perceptual loss;
+    /// without them the content loss is L1.
+    #[arg(long)]
+    vgg: Option<PathBuf>,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Data loading threads.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Log a line to log.jsonl every N steps.
+    #[arg(long, default_value_t = 10)]
+    log_every: usize,
+    /// Write before/after samples every N steps (0: never).
+    #[arg(long, default_value_t = 500)]
+    sample_every: usize,
+    /// Write a checkpoint every N steps.
+    #[arg(long, default_value_t = 1000)]
+    checkpoint_every: usize,
+    /// Checkpoints kept.
+    #[arg(long, default_value_t = 3)]
+    keep: usize,
+    /// GPU (wgpu) or CPU (Flex).
+    #[arg(long, value_enum, default_value = "gpu")]
+    device: DeviceChoice,
+}
+
+impl TrainArgs {
+    fn options(&self) -> TrainOptions {
+        let mut generator = self.architecture.config();
+        if let Some(dropout) = self.dropout {
+            generator = generator.with_dropout(dropout);
+        }
+        let critic = match self.critic {
+            CriticChoice::Patch => CriticConfig::patch(),
+            CriticChoice::Dense => CriticConfig::dense(self.crop)
+                .with_architecture(CriticArchitecture::Dense)
+                .with_norm(NormKind::Batch),
+        }
+        .with_base_channels(self.critic_channels)
+        .with_sigmoid(self.critic_sigmoid);
+        TrainOptions::new()
+            .with_data(self.data.clone())
+            .with_blurred(self.blurred.clone())
+            .with_sharp(self.sharp.clone())
+            .with_split(self.split.clone())
+            .with_generator(generator)
+            .with_critic(critic)
+            .with_steps(self.steps)
+            .with_batch(self.batch)
+            .with_crop(self.crop)
+            .with_flip(!self.no_flip)
+            .with_max_noise(self.max_noise)
+            .with_kernel_size(self.kernel_size)
+            .with_trajectory_length(self.trajectory_length)
+            .with_lr(self.lr)
+            .with_beta1(self.beta1)
+            .with_beta2(self.beta2)
+            .with_decay_start(self.decay_start)
+            .with_critic_updates(self.critic_updates)
+            .with_gp_weight(self.gp_weight)
+            .with_gp_step(self.gp_step)
+            .with_adversarial_weight(self.adversarial_weight)
+            .with_content_weight(self.content_weight)
+            .with_vgg(self.vgg.clone())
+            .with_seed(self.seed)
+            .with_workers(self.workers)
+            .with_log_every(self.log_every)
+            .with_sample_every(self.sample_every)
+            .with_checkpoint_every(self.checkpoint_every)
+            .with_keep(self.keep)
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Writes a freshly initialised (untrained) generator: a placeholder, or a start point.
@@ -50,17 +227,176 @@ enum Command {
         #[arg(long)]
         f16: bool,
     },
+    /// Trains a generator against a critic (WGAN-GP + content loss).
+    Train(Box<TrainArgs>),
+    /// Measures PSNR, SSIM and sharpness of a generator's output, with the blurred input as a
+    /// baseline row.
+    Eval {
+        /// Generator weights (.bpk/.safetensors) or a training run folder / checkpoint folder.
+        #[arg(short, long)]
+        weights: PathBuf,
+        /// Data: GOPRO_Large (its test split), an A/B folder, or sharp photos (blurred with a
+        /// fixed seed).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Blurred folder of a pair of folders (with --sharp).
+        #[arg(long)]
+        blurred: Option<PathBuf>,
+        /// Sharp folder (with --blurred), or sharp photos alone.
+        #[arg(long)]
+        sharp: Option<PathBuf>,
+        /// Split of GoPro and A/B data sets.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Only the 256×256 pass.
+        #[arg(long, conflicts_with = "only_full")]
+        only_256: bool,
+        /// Only the full-resolution pass.
+        #[arg(long)]
+        only_full: bool,
+        /// Scale images down to this longest side for the full-resolution pass.
+        #[arg(long)]
+        max_side: Option<u32>,
+        /// Tile side of the full-resolution pass.
+        #[arg(long, default_value_t = DEFAULT_TILE_SIZE)]
+        tile_size: usize,
+        /// Tile overlap of the full-resolution pass.
+        #[arg(long, default_value_t = DEFAULT_OVERLAP)]
+        overlap: usize,
+        /// Seed of the synthetic blur of sharp photos.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// At most this many images.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// JSON report.
+        #[arg(long, default_value = "eval.json")]
+        json: PathBuf,
+        /// GPU (wgpu) or CPU (Flex).
+        #[arg(long, value_enum, default_value = "gpu")]
+        device: DeviceChoice,
+    },
+    /// Writes the generator of a checkpoint (or any weights file) as the page's weights: f16,
+    /// with its configuration.
+    Export {
+        /// A training run folder (newest checkpoint), a checkpoint folder, or a weights file.
+        #[arg(short, long)]
+        from: PathBuf,
+        /// Output weights file (.bpk, or .safetensors).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Keep 32-bit floats.
+        #[arg(long)]
+        f32: bool,
+    },
+    /// Converts an official DeblurGAN generator checkpoint (`latest_net_G.pth`) to this
+    /// project's weights format.
+    ImportOfficial {
+        /// The PyTorch checkpoint.
+        input: PathBuf,
+        /// Output weights file (.bpk or .safetensors).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Store 16-bit floats.
+        #[arg(long)]
+        f16: bool,
+    },
+}
+
+/// The generator of a run folder, checkpoint folder or weights file, on `device`.
+fn load_generator(path: &Path, device: &Device) -> Result<(deblurgan::Generator, GeneratorConfig)> {
+    let checkpoint_dir = if path.is_dir() {
+        if path.join("state.json").is_file() {
+            path.to_path_buf()
+        } else {
+            checkpoint::latest(path)?
+                .with_context(|| format!("{} holds no checkpoint", path.display()))?
+                .1
+        }
+    } else {
+        return weights::load_from_file(path, device).with_context(|| format!("cannot load {}", path.display()));
+    };
+    let trainer = Trainer::load_checkpoint(&checkpoint_dir, device)?;
+    eprintln!("generator of {} (step {})", checkpoint_dir.display(), trainer.step);
+    // valid(): off the autodiff device, BatchNorm statistics synced, dropout off.
+    let generator = trainer.generator.valid();
+    Ok((generator, trainer.options.generator.clone()))
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Init {
-            output,
-            architecture,
-            f16,
-        } => {
+        Command::Init { output, architecture, f16 } => {
             let config = architecture.config();
             let generator = config.init(&Device::flex());
+            let precision = if f16 { Precision::F16 } else { Precision::F32 };
+            weights::save_to_file(&generator, &config, &output, precision)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            eprintln!("wrote {} ({})", output.display(), weights::describe(&config));
+            Ok(())
+        }
+        Command::Train(args) => {
+            let selected = select_device(args.device);
+            eprintln!("device: {}", selected.description);
+            train::install_interrupt_handler();
+            let (outcome, trainer) = train::run(args.options(), &args.output, &selected.device, args.resume, RunControl::default())?;
+            let final_weights = args.output.join("generator.bpk");
+            weights::save_to_file(&trainer.generator.valid(), &trainer.options.generator, &final_weights, Precision::F32)?;
+            match outcome {
+                Outcome::Finished => eprintln!("finished at step {}; generator in {}", trainer.step, final_weights.display()),
+                Outcome::Interrupted => eprintln!(
+                    "stopped at step {}; continue with --resume -o {}",
+                    trainer.step,
+                    args.output.display()
+                ),
+            }
+            Ok(())
+        }
+        Command::Eval { weights, data, blurred, sharp, split, only_256, only_full, max_side, tile_size, overlap, seed, limit, json, device } => {
+            let selected = select_device(device);
+            eprintln!("device: {}", selected.description);
+            let (generator, config) = load_generator(&weights, &selected.device)?;
+            let source_options = TrainOptions::new().with_data(data).with_blurred(blurred).with_sharp(sharp).with_split(split);
+            let (layout, source) = source_options.source()?;
+            let options = EvalOptions {
+                at_256: !only_full,
+                full: !only_256,
+                max_side,
+                tiles: TileOptions::new(tile_size, overlap).map_err(|e| anyhow::anyhow!("{e}"))?,
+                seed,
+                shake: ShakeOptions::default(),
+                limit,
+            };
+            let bar = indicatif::ProgressBar::new(0);
+            let results = eval::evaluate(&generator, &selected.device, &source, &options, |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            })?;
+            bar.finish_and_clear();
+            println!("{}", eval::table(&results));
+            let context = [
+                ("weights", weights.display().to_string()),
+                ("generator", weights::describe(&config)),
+                ("layout", format!("{layout:?}")),
+                ("blur_seed", seed.to_string()),
+            ];
+            deblurgan::files::write_atomically(&json, eval::to_json(&results, &context).as_bytes())
+                .with_context(|| format!("cannot write {}", json.display()))?;
+            eprintln!("wrote {}", json.display());
+            Ok(())
+        }
+        Command::Export { from, output, f32 } => {
+            let (generator, config) = load_generator(&from, &Device::flex())?;
+            let precision = if f32 { Precision::F32 } else { Precision::F16 };
+            weights::save_to_file(&generator, &config, &output, precision)
+                .with_context(|| format!("cannot write {}", output.display()))?;
+            eprintln!("wrote {} ({}, {precision:?})", output.display(), weights::describe(&config));
+            Ok(())
+        }
+        Command::ImportOfficial { input, output, f16 } => {
+            if input == output {
+                bail!("the output would overwrite the input");
+            }
+            let (generator, config) = official::import_official(&input, &Device::flex())?;
             let precision = if f16 { Precision::F16 } else { Precision::F32 };
             weights::save_to_file(&generator, &config, &output, precision)
                 .with_context(|| format!("cannot write {}", output.display()))?;

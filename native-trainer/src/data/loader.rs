@@ -141,7 +141,7 @@ impl Dataset {
             Source::Sharp(photos) => {
                 let sharp = read_rgb(&photos[image])?;
                 let (x, y) = crop_corner(&sharp, crop, rng);
-                let (blurred, _) = shake(&sharp, x, y, crop, &self.options.shake, rng);
+                let (blurred, _) = shake(&sharp, x, y, crop, crop, &self.options.shake, rng);
                 (blurred, region_to_planar(&sharp, x, y, crop, crop))
             }
         };
@@ -162,13 +162,14 @@ pub fn crop_corner(image: &RgbImage, crop: usize, rng: &mut Rng) -> (i64, i64) {
     (x, y)
 }
 
-/// Blurs the `crop`² window at `(x, y)` of `sharp` with a random shake kernel and noise; returns
-/// the planar blurred window and the noise level used.
+/// Blurs the `width`×`height` window at `(x, y)` of `sharp` with a random shake kernel and
+/// noise; returns the planar `[3, height, width]` blurred window in [-1, 1] and the noise level.
 pub fn shake(
     sharp: &RgbImage,
     x: i64,
     y: i64,
-    crop: usize,
+    width: usize,
+    height: usize,
     options: &ShakeOptions,
     rng: &mut Rng,
 ) -> (Vec<f32>, f64) {
@@ -176,8 +177,8 @@ pub fn shake(
     let k = psf.size as i64;
     // The window plus the kernel's reach on each side (mirrored beyond the image).
     let (before, margin) = ((k - 1) / 2, psf.size - 1);
-    let region = region_to_planar(sharp, x - before, y - before, crop + margin, crop + margin);
-    let mut blurred = blur_valid(&region, crop, crop, &psf);
+    let region = region_to_planar(sharp, x - before, y - before, width + margin, height + margin);
+    let mut blurred = blur_valid(&region, width, height, &psf);
     let sigma = options.max_noise * rng.uniform();
     add_noise(&mut blurred, sigma, rng);
     (blurred, sigma)
