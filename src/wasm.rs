@@ -1,0 +1,128 @@
+//! Thin wasm-bindgen bindings for the web page's worker: pick a device once, load weights,
+//! deblur photo bytes into PNG bytes. All the work is done by the rest of this crate.
+
+use std::cell::RefCell;
+
+use burn::tensor::Device;
+use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::model::Generator;
+use crate::{Photo, TileOptions, TiledDeblur, weights};
+
+/// The device and the loaded generator, kept for the page's lifetime.
+struct Engine {
+    device: Device,
+    generator: Option<Generator>,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+fn error(message: impl std::fmt::Display) -> JsValue {
+    js_sys::Error::new(&message.to_string()).into()
+}
+
+fn object(entries: &[(&str, JsValue)]) -> JsValue {
+    let object = Object::new();
+    for (key, value) in entries {
+        Reflect::set(&object, &(*key).into(), value).expect("setting a property of a new object");
+    }
+    object.into()
+}
+
+/// Initialises the device, once per worker: WebGPU when `use_gpu` and an adapter is granted,
+/// else the CPU (burn Flex). Returns `{ backend: "webgpu" | "cpu", adapter, fallback_reason }`.
+#[wasm_bindgen(js_name = initBackend)]
+pub async fn init_backend(use_gpu: bool) -> Result<JsValue, JsValue> {
+    if ENGINE.with_borrow(Option::is_some) {
+        return Err(error("the backend is already initialised"));
+    }
+    let mut fallback_reason = JsValue::NULL;
+    if use_gpu {
+        match Device::wgpu_options().init_with_setup_async().await {
+            Ok((device, setup)) => {
+                let info = setup.adapter.get_info();
+                let adapter = [info.name, info.driver, info.driver_info]
+                    .into_iter()
+                    .filter(|part| !part.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" · ");
+                ENGINE.set(Some(Engine { device, generator: None }));
+                return Ok(object(&[
+                    ("backend", "webgpu".into()),
+                    ("adapter", adapter.into()),
+                    ("fallback_reason", JsValue::NULL),
+                ]));
+            }
+            Err(reason) => fallback_reason = format!("WebGPU could not start: {reason}").into(),
+        }
+    }
+    ENGINE.set(Some(Engine {
+        device: Device::flex(),
+        generator: None,
+    }));
+    Ok(object(&[
+        ("backend", "cpu".into()),
+        ("adapter", "WebAssembly (burn Flex)".into()),
+        ("fallback_reason", fallback_reason),
+    ]))
+}
+
+/// Loads a weights file (burnpack or safetensors) onto the device; returns its description.
+#[wasm_bindgen(js_name = loadWeights)]
+pub fn load_weights(bytes: &[u8]) -> Result<String, JsValue> {
+    ENGINE.with_borrow_mut(|engine| {
+        let engine = engine.as_mut().ok_or_else(|| error("initBackend first"))?;
+        let (generator, config) = weights::load_from_bytes(bytes, &engine.device).map_err(error)?;
+        engine.generator = Some(generator);
+        Ok(weights::describe(&config))
+    })
+}
+
+/// Deblurs a JPEG, PNG or WebP photo into a PNG of the same size, tile by tile.
+///
+/// `on_progress(done, total)` is awaited after every tile; a promise resolving to `false`
+/// cancels. Returns `{ png: Uint8Array, width, height, tiles }`.
+#[wasm_bindgen]
+pub async fn deblur(
+    image: Vec<u8>,
+    tile_size: usize,
+    overlap: usize,
+    max_pixels: f64,
+    on_progress: Function,
+) -> Result<JsValue, JsValue> {
+    let (generator, device) = ENGINE.with_borrow(|engine| {
+        let engine = engine.as_ref().ok_or_else(|| error("initBackend first"))?;
+        let generator = engine.generator.clone().ok_or_else(|| error("loadWeights first"))?;
+        Ok::<_, JsValue>((generator, engine.device.clone()))
+    })?;
+    let photo = Photo::decode_with_limit(&image, max_pixels as u64).map_err(error)?;
+    drop(image);
+    let options = TileOptions::new(tile_size, overlap).map_err(error)?;
+    let mut job = TiledDeblur::new(generator, device, photo.rgb.clone(), options);
+    while !job.is_done() {
+        let progress = job.step().await.map_err(error)?;
+        let answer = on_progress.call2(&JsValue::NULL, &progress.done.into(), &progress.total.into())?;
+        let keep_going = JsFuture::from(Promise::resolve(&answer)).await?;
+        if keep_going.is_falsy() {
+            return Err(error("cancelled"));
+        }
+    }
+    let tiles = job.progress().total;
+    let result = photo.with_rgb(job.finish());
+    let png = result.encode_png().map_err(error)?;
+    Ok(object(&[
+        ("png", Uint8Array::from(png.as_slice()).into()),
+        ("width", result.width().into()),
+        ("height", result.height().into()),
+        ("tiles", tiles.into()),
+    ]))
+}

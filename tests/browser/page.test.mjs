@@ -1,0 +1,137 @@
+// The page in a real browser: Debian's Chromium, WebGPU on SwiftShader (a CPU implementation).
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { DIST, FIXTURES, deblurFile, deblurNatively, launch, open, pngSize, psnr, screenshot, serve } from './harness.mjs';
+
+const SMALL = join(FIXTURES, 'small-blurred.png');
+
+describe('the page on WebGPU', () => {
+  let server, browser, page;
+  before(async () => {
+    server = await serve();
+    browser = await launch();
+    page = browser.page;
+  });
+  after(async () => {
+    await browser?.context.close();
+    await server?.stop();
+  });
+
+  test('starts on WebGPU and names the adapter', async () => {
+    assert.equal(await open(page, server.origin), 'webgpu', browser.console.join('\n'));
+    const text = await page.locator('#backend').textContent();
+    assert.match(text, /^WebGPU · .+ · model: /);
+    await screenshot(page, 'webgpu-start');
+  });
+
+  test('deblurs a photo as the native deblur command does', async () => {
+    await deblurFile(page, SMALL);
+    assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').textContent());
+    assert.match(await page.locator('#summary').textContent(), /^64×48 · 1 tile · [\d.]+ s$/);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    assert.equal(download.suggestedFilename(), 'small-blurred-deblurred.png');
+    const inBrowser = readFileSync(await download.path());
+    assert.deepEqual(pngSize(inBrowser), { width: 64, height: 48 });
+    const native = deblurNatively(SMALL);
+    const quality = await psnr(page, inBrowser, native);
+    console.log(`browser (WebGPU) vs native (Flex): PSNR ${quality.toFixed(2)} dB`);
+    assert.ok(quality >= 40, `PSNR ${quality} dB`);
+    // And it changed the photo: the result is not the input.
+    assert.ok(await psnr(page, inBrowser, readFileSync(SMALL)) < 60);
+    await screenshot(page, 'webgpu-result');
+  });
+
+  test('the compare slider reveals before and after', async () => {
+    await page.locator('#compare').fill('20');
+    assert.equal(await page.locator('#after').evaluate((img) => img.style.clipPath), 'inset(0px 0px 0px 20%)');
+    await page.locator('#compare').fill('80');
+    assert.equal(await page.locator('#divider').evaluate((div) => div.style.left), '80%');
+    await page.click('#zoom-in');
+    assert.match(await page.locator('#stage').evaluate((stage) => stage.style.transform), /scale\(/);
+    await screenshot(page, 'webgpu-compare');
+  });
+
+  test('bad files show a clear error and the page keeps working', async () => {
+    await deblurFile(page, join(FIXTURES, 'not-a-photo.jpg'));
+    assert.match(await page.locator('#error').textContent(), /not a photo this page can read/);
+    await screenshot(page, 'error-not-a-photo');
+    await deblurFile(page, join(FIXTURES, 'huge-header.png'));
+    assert.match(await page.locator('#error').textContent(), /too large: 20000×20000 is 400\.0 megapixels/);
+    await deblurFile(page, SMALL);
+    assert.equal(await page.locator('#error').isHidden(), true);
+    assert.match(await page.locator('#summary').textContent(), /^64×48/);
+  });
+
+  test('works offline once loaded', async () => {
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000 });
+    await server.stop();
+    await page.reload();
+    assert.equal(await open(page, server.origin), 'webgpu');
+    await deblurFile(page, SMALL);
+    assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').textContent());
+    assert.match(await page.locator('#summary').textContent(), /^64×48/);
+    await screenshot(page, 'offline-result');
+  });
+
+  test('no request ever leaves the page origin', () => {
+    const foreign = browser.requests.filter((url) => !url.startsWith(server.origin) && !/^(blob|data):/.test(url));
+    assert.deepEqual(foreign, []);
+    assert.ok(browser.requests.some((url) => url.endsWith('.wasm')));
+  });
+});
+
+describe('the page without WebGPU', () => {
+  let server, browser;
+  before(async () => {
+    server = await serve();
+    browser = await launch({ webgpu: false });
+  });
+  after(async () => {
+    await browser?.context.close();
+    await server?.stop();
+  });
+
+  test('falls back to the CPU and still deblurs', async () => {
+    const { page } = browser;
+    assert.equal(await open(page, server.origin), 'cpu', browser.console.join('\n'));
+    assert.match(await page.locator('#backend').textContent(), /^CPU · WebAssembly/);
+    await deblurFile(page, SMALL);
+    assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').textContent());
+    assert.match(await page.locator('#summary').textContent(), /^64×48 · 1 tile/);
+    await screenshot(page, 'cpu-result');
+  });
+});
+
+describe('a new version', () => {
+  let server, browser, root;
+  before(async () => {
+    // A deployment of its own, so that it can be changed under the running page.
+    root = mkdtempSync(join(tmpdir(), 'deblurgan-deploy-'));
+    cpSync(DIST, root, { recursive: true });
+    server = await serve(root);
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.context.close();
+    await server?.stop();
+  });
+
+  test('shows an update notice once deployed, and Reload switches to it', async () => {
+    const { page } = browser;
+    await open(page, server.origin);
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000 });
+    assert.equal(await page.locator('#update').isHidden(), true);
+    const worker = join(root, 'sw.js');
+    const deployed = readFileSync(worker, 'utf8').replace(/const VERSION = '([0-9a-f]+)'/, "const VERSION = '$1-next'");
+    writeFileSync(worker, deployed);
+    await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
+    await page.locator('#update').waitFor({ state: 'visible', timeout: 60_000 });
+    await screenshot(page, 'update-notice');
+    await Promise.all([page.waitForEvent('load'), page.click('#reload')]);
+    const version = await page.evaluate(async () => (await caches.keys()).join(','));
+    assert.match(version, /-next$/);
+  });
+});

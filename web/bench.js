@@ -1,0 +1,60 @@
+// Benchmark: cold and warm inference times per backend and size, with the adapter's name.
+// Results are printed on the page and kept in window.benchmark for scripts.
+const params = new URLSearchParams(location.search);
+const sizes = (params.get('sizes') ?? '256x256,1280x720').split(',').map((s) => s.split('x').map(Number));
+const backends = (params.get('backends') ?? 'webgpu,cpu').split(',');
+const log = document.getElementById('log');
+const rows = [];
+const print = (line) => { log.textContent = (log.textContent === 'running…' ? '' : log.textContent) + line + '\n'; };
+
+async function photoOfSize(width, height) {
+  const bitmap = await createImageBitmap(await (await fetch('samples/text-motion.jpg')).blob());
+  const canvas = new OffscreenCanvas(width, height);
+  canvas.getContext('2d').drawImage(bitmap, 0, 0, width, height);
+  return new Uint8Array(await (await canvas.convertToBlob({ type: 'image/png' })).arrayBuffer());
+}
+
+function engine(backend) {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  let pending = null;
+  worker.onmessage = ({ data }) => {
+    if (data.type === 'progress') return;
+    const { resolve, reject } = pending;
+    pending = null;
+    data.type === 'error' ? reject(new Error(data.message)) : resolve(data);
+  };
+  const call = (message, transfer = []) => new Promise((resolve, reject) => {
+    pending = { resolve, reject };
+    worker.postMessage(message, transfer);
+  });
+  return {
+    ready: call({ type: 'init', useGpu: backend === 'webgpu', model: params.get('model') ?? undefined }),
+    deblur: (bytes) => call({ type: 'deblur', id: 1, bytes: bytes.slice().buffer, tileSize: 256, overlap: 64, maxPixels: 48e6 }),
+    close: () => worker.terminate(),
+  };
+}
+
+for (const backend of backends) {
+  const e = engine(backend);
+  let info;
+  try {
+    const started = performance.now();
+    info = await e.ready;
+    print(`${backend}: ${info.backend} · ${info.adapter} · ${info.description} (start ${(performance.now() - started).toFixed(0)} ms)`);
+  } catch (error) {
+    print(`${backend}: unavailable (${error.message})`);
+    continue;
+  }
+  for (const [width, height] of sizes) {
+    const bytes = await photoOfSize(width, height);
+    const cold = await e.deblur(bytes);
+    const warm = await e.deblur(bytes);
+    const row = { requested: backend, backend: info.backend, adapter: info.adapter, model: info.description,
+      size: `${width}x${height}`, tiles: warm.tiles, coldMs: Math.round(cold.milliseconds), warmMs: Math.round(warm.milliseconds) };
+    rows.push(row);
+    print(`  ${row.size}: ${row.tiles} tile(s), cold ${row.coldMs} ms, warm ${row.warmMs} ms`);
+  }
+  e.close();
+}
+window.benchmark = rows;
+print('done');
