@@ -26,7 +26,8 @@ pub struct EvalOptions {
     pub at_256: bool,
     /// Evaluate at full resolution (tiled).
     pub full: bool,
-    /// Longest side at "full" resolution (larger images are scaled down first); `None`: as is.
+    /// Longest side at "full" resolution (larger images are scaled down first); `None` or 0: as
+    /// is.
     pub max_side: Option<u32>,
     /// Tiling of the full-resolution pass.
     pub tiles: TileOptions,
@@ -61,27 +62,31 @@ pub struct Scores {
     pub deblurred_sharpness: f64,
 }
 
-/// A blurred/sharp pair of the evaluation set at one resolution.
-fn pair_at(source: &Source, index: usize, side: Option<u32>, options: &EvalOptions) -> Result<(RgbImage, RgbImage)> {
-    let fit = |image: RgbImage| -> RgbImage {
-        match side {
-            Some(side) => image::imageops::resize(&image, side, side, FilterType::Triangle),
-            None => match options.max_side {
-                Some(max) if image.width().max(image.height()) > max => {
-                    let scale = max as f64 / image.width().max(image.height()) as f64;
-                    let (w, h) = ((image.width() as f64 * scale).round() as u32, (image.height() as f64 * scale).round() as u32);
-                    image::imageops::resize(&image, w.max(1), h.max(1), FilterType::Triangle)
-                }
-                _ => image,
-            },
+/// Scales `image` down so that its longer side is at most `max_side` (never up).
+fn limit_side(image: RgbImage, max_side: Option<u32>) -> RgbImage {
+    match max_side {
+        Some(max) if max > 0 && image.width().max(image.height()) > max => {
+            let scale = max as f64 / image.width().max(image.height()) as f64;
+            let w = ((image.width() as f64 * scale).round() as u32).max(1);
+            let h = ((image.height() as f64 * scale).round() as u32).max(1);
+            image::imageops::resize(&image, w, h, FilterType::Triangle)
         }
-    };
+        _ => image,
+    }
+}
+
+/// The blurred/sharp pair `index` at full resolution (after `max_side`). Sharp photos alone are
+/// blurred here, at full resolution, with a kernel drawn from `(seed, index)`: every run and
+/// every model sees the same inputs.
+pub fn full_pair(source: &Source, index: usize, options: &EvalOptions) -> Result<(RgbImage, RgbImage)> {
     match source {
-        Source::Pairs(pairs) => Ok((fit(read_rgb(&pairs[index].blurred)?), fit(read_rgb(&pairs[index].sharp)?))),
+        Source::Pairs(pairs) => Ok((
+            limit_side(read_rgb(&pairs[index].blurred)?, options.max_side),
+            limit_side(read_rgb(&pairs[index].sharp)?, options.max_side),
+        )),
         Source::Sharp(photos) => {
-            let sharp = fit(read_rgb(&photos[index])?);
+            let sharp = limit_side(read_rgb(&photos[index])?, options.max_side);
             let (w, h) = (sharp.width() as usize, sharp.height() as usize);
-            // The same kernel for an image at both resolutions: the stream depends on the index.
             let mut rng = Rng::derive(options.seed, 5, index as u64);
             let (planar, _) = shake(&sharp, 0, 0, w, h, &options.shake, &mut rng);
             Ok((planar_to_image(&planar, w, h), sharp))
@@ -89,7 +94,38 @@ fn pair_at(source: &Source, index: usize, side: Option<u32>, options: &EvalOptio
     }
 }
 
-/// Evaluates `generator` over `source`, calling `progress(done, total)` after each image.
+impl Scores {
+    fn add(&mut self, blurred: &RgbImage, deblurred: &RgbImage, sharp: &RgbImage) {
+        self.images += 1;
+        self.blurred_psnr += psnr(blurred, sharp).min(100.0);
+        self.deblurred_psnr += psnr(deblurred, sharp).min(100.0);
+        self.blurred_ssim += ssim(blurred, sharp);
+        self.deblurred_ssim += ssim(deblurred, sharp);
+        self.sharp_sharpness += sharpness(sharp);
+        self.blurred_sharpness += sharpness(blurred);
+        self.deblurred_sharpness += sharpness(deblurred);
+    }
+
+    fn average(mut self) -> Self {
+        let n = self.images.max(1) as f64;
+        for value in [
+            &mut self.blurred_psnr,
+            &mut self.deblurred_psnr,
+            &mut self.blurred_ssim,
+            &mut self.deblurred_ssim,
+            &mut self.sharp_sharpness,
+            &mut self.blurred_sharpness,
+            &mut self.deblurred_sharpness,
+        ] {
+            *value /= n;
+        }
+        self
+    }
+}
+
+/// Evaluates `generator` over `source`, calling `progress(done, total)` after each image. The
+/// 256×256 pass resizes the full-resolution pair (as GoPro frames are resized), so both passes
+/// see the same blur.
 pub fn evaluate(
     generator: &Generator,
     device: &Device,
@@ -98,44 +134,29 @@ pub fn evaluate(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<Scores>> {
     let count = options.limit.map_or(source.len(), |limit| limit.min(source.len()));
-    let mut passes = Vec::new();
+    let mut small = Scores { resolution: "256x256".into(), ..Scores::default() };
+    let mut full = Scores { resolution: "full".into(), ..Scores::default() };
+    let deblur = |image: &RgbImage, tiles: TileOptions| -> Result<RgbImage> {
+        pollster::block_on(deblur_rgb(generator, device, image, tiles, |_| true)).map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    for index in 0..count {
+        let (blurred, sharp) = full_pair(source, index, options)?;
+        if options.at_256 {
+            let resize = |image: &RgbImage| image::imageops::resize(image, 256, 256, FilterType::Triangle);
+            let (blurred, sharp) = (resize(&blurred), resize(&sharp));
+            small.add(&blurred, &deblur(&blurred, TileOptions::whole_image())?, &sharp);
+        }
+        if options.full {
+            full.add(&blurred, &deblur(&blurred, options.tiles)?, &sharp);
+        }
+        progress(index + 1, count);
+    }
+    let mut results = Vec::new();
     if options.at_256 {
-        passes.push(("256x256", Some(256u32), TileOptions::whole_image()));
+        results.push(small.average());
     }
     if options.full {
-        passes.push(("full", None, options.tiles));
-    }
-    let total = count * passes.len();
-    let mut results = Vec::new();
-    for (pass, (name, side, tiles)) in passes.into_iter().enumerate() {
-        let mut scores = Scores { resolution: name.to_string(), ..Scores::default() };
-        for index in 0..count {
-            let (blurred, sharp) = pair_at(source, index, side, options)?;
-            let deblurred = pollster::block_on(deblur_rgb(generator, device, &blurred, tiles, |_| true))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            scores.blurred_psnr += psnr(&blurred, &sharp).min(100.0);
-            scores.deblurred_psnr += psnr(&deblurred, &sharp).min(100.0);
-            scores.blurred_ssim += ssim(&blurred, &sharp);
-            scores.deblurred_ssim += ssim(&deblurred, &sharp);
-            scores.sharp_sharpness += sharpness(&sharp);
-            scores.blurred_sharpness += sharpness(&blurred);
-            scores.deblurred_sharpness += sharpness(&deblurred);
-            progress(pass * count + index + 1, total);
-        }
-        let n = count.max(1) as f64;
-        scores.images = count;
-        for value in [
-            &mut scores.blurred_psnr,
-            &mut scores.deblurred_psnr,
-            &mut scores.blurred_ssim,
-            &mut scores.deblurred_ssim,
-            &mut scores.sharp_sharpness,
-            &mut scores.blurred_sharpness,
-            &mut scores.deblurred_sharpness,
-        ] {
-            *value /= n;
-        }
-        results.push(scores);
+        results.push(full.average());
     }
     Ok(results)
 }

@@ -13,7 +13,7 @@ use deblurgan::weights::{self, Precision};
 use native_trainer::data::camera_shake::ShakeOptions;
 use native_trainer::device::{DeviceChoice, select_device};
 use native_trainer::eval::{self, EvalOptions};
-use native_trainer::train::{self, Outcome, RunControl, TrainOptions, Trainer};
+use native_trainer::train::{self, Outcome, RunControl, TrainOptions};
 use native_trainer::{checkpoint, official};
 
 #[derive(Parser, Debug)]
@@ -254,9 +254,10 @@ enum Command {
         /// Only the full-resolution pass.
         #[arg(long)]
         only_full: bool,
-        /// Scale images down to this longest side for the full-resolution pass.
-        #[arg(long)]
-        max_side: Option<u32>,
+        /// Scale larger images down to this longest side first (0: never); the notes used
+        /// 1280, GoPro frames are 1280×720.
+        #[arg(long, default_value_t = 1280)]
+        max_side: u32,
         /// Tile side of the full-resolution pass.
         #[arg(long, default_value_t = DEFAULT_TILE_SIZE)]
         tile_size: usize,
@@ -316,11 +317,9 @@ fn load_generator(path: &Path, device: &Device) -> Result<(deblurgan::Generator,
     } else {
         return weights::load_from_file(path, device).with_context(|| format!("cannot load {}", path.display()));
     };
-    let trainer = Trainer::load_checkpoint(&checkpoint_dir, device)?;
-    eprintln!("generator of {} (step {})", checkpoint_dir.display(), trainer.step);
-    // valid(): off the autodiff device, BatchNorm statistics synced, dropout off.
-    let generator = trainer.generator.valid();
-    Ok((generator, trainer.options.generator.clone()))
+    let (generator, config, step) = train::load_checkpoint_generator(&checkpoint_dir, device)?;
+    eprintln!("generator of {} (step {step})", checkpoint_dir.display());
+    Ok((generator, config))
 }
 
 fn main() -> Result<()> {
@@ -360,7 +359,7 @@ fn main() -> Result<()> {
             let options = EvalOptions {
                 at_256: !only_full,
                 full: !only_256,
-                max_side,
+                max_side: Some(max_side),
                 tiles: TileOptions::new(tile_size, overlap).map_err(|e| anyhow::anyhow!("{e}"))?,
                 seed,
                 shake: ShakeOptions::default(),

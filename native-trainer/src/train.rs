@@ -350,6 +350,25 @@ impl Trainer {
     }
 }
 
+/// The generator of a checkpoint alone (no critic, no optimiser state), ready for inference on
+/// `device`: its configuration and the step it was saved at come with it.
+pub fn load_checkpoint_generator(dir: &Path, device: &Device) -> Result<(Generator, GeneratorConfig, usize)> {
+    let read = |name: &str| -> Result<Vec<u8>> {
+        std::fs::read(dir.join(name)).with_context(|| format!("cannot read {}", dir.join(name).display()))
+    };
+    let state = TrainState::load_binary(&read("state.json")?)
+        .map_err(|e| anyhow::anyhow!("bad state.json in {}: {e}", dir.display()))?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read("generator.bpk")?))
+        .map_err(|e| anyhow::anyhow!("{}: {e:?}", dir.join("generator.bpk").display()))?;
+    let generator = state
+        .options
+        .generator
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("generator.bpk: {e:?}"))?;
+    Ok((generator, state.options.generator, state.step))
+}
+
 /// What a checkpoint's `state.json` holds.
 #[derive(Config, Debug)]
 pub struct TrainState {
