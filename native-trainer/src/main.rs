@@ -131,7 +131,7 @@ struct TrainArgs {
     #[arg(long, default_value_t = 10.0)]
     gp_weight: f64,
     /// Finite-difference step of the gradient penalty (see docs/training.md).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 1e-3)]
     gp_step: f64,
     /// Weight of the adversarial loss (0: content loss only, no critic).
     #[arg(long, default_value_t = 1.0)]

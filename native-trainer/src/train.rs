@@ -81,7 +81,7 @@ pub struct TrainOptions {
     #[config(default = 10.0)]
     pub gp_weight: f64,
     /// Finite-difference step of the gradient penalty.
-    #[config(default = 0.01)]
+    #[config(default = 1e-3)]
     pub gp_step: f64,
     /// Weight of the adversarial term of the generator loss (0: content loss only, no critic).
     #[config(default = 1.0)]
