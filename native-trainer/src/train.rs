@@ -484,6 +484,8 @@ pub fn run(
     );
     bar.set_position(trainer.step as u64);
     let started = Instant::now();
+    // Time spent waiting for the loader threads: high means the device is starved of data.
+    let mut waited = std::time::Duration::ZERO;
     let first_step = trainer.step;
     let mut last_checkpoint = trainer.step;
     while trainer.step < o.steps {
@@ -495,7 +497,9 @@ pub fn run(
             bar.abandon_with_message(format!("interrupted: checkpoint saved at step {}", trainer.step));
             return Ok((Outcome::Interrupted, trainer));
         }
+        let asked = Instant::now();
         let batch = loader.next_batch()?;
+        waited += asked.elapsed();
         let losses = trainer.step(&batch);
         if let Some((which, value)) = losses.non_finite() {
             bar.abandon();
@@ -512,13 +516,18 @@ pub fn run(
         let rate = (done * o.batch) as f64 / started.elapsed().as_secs_f64().max(1e-9);
         bar.set_position(trainer.step as u64);
         bar.set_message(format!(
-            "D {:.3} GP {:.3} G {:.3} content {:.4} {:.2} img/s",
-            losses.critic, losses.penalty, losses.adversarial, losses.content, rate
+            "D {:.3} GP {:.3} G {:.3} content {:.4} {:.2} img/s, {:.0}% waiting for data",
+            losses.critic,
+            losses.penalty,
+            losses.adversarial,
+            losses.content,
+            rate,
+            100.0 * waited.as_secs_f64() / started.elapsed().as_secs_f64().max(1e-9)
         ));
         if trainer.step % o.log_every.max(1) == 0 || trainer.step == o.steps {
             writeln!(
                 log,
-                "{{\"step\":{},\"lr\":{},\"critic\":{},\"penalty\":{},\"adversarial\":{},\"content\":{},\"generator\":{},\"images_per_second\":{:.3},\"elapsed_seconds\":{:.1}}}",
+                "{{\"step\":{},\"lr\":{},\"critic\":{},\"penalty\":{},\"adversarial\":{},\"content\":{},\"generator\":{},\"images_per_second\":{:.3},\"data_wait_seconds\":{:.2},\"elapsed_seconds\":{:.1}}}",
                 trainer.step,
                 o.lr_at(trainer.step - 1),
                 losses.critic,
@@ -527,6 +536,7 @@ pub fn run(
                 losses.content,
                 losses.generator,
                 rate,
+                waited.as_secs_f64(),
                 started.elapsed().as_secs_f64()
             )?;
         }

@@ -87,6 +87,23 @@ fn train_is_interrupted_resumed_evaluated_and_exported() {
     let again_table = String::from_utf8_lossy(&again.stdout);
     let again_rows: Vec<&str> = again_table.lines().filter(|l| l.starts_with("256")).collect();
     assert_eq!(first_rows, again_rows);
+    // Eval over a GoPro test split (real pairs).
+    let scene = dir.join("GOPRO_Large/test/GOPR0001_00_00");
+    common::write_pairs(&scene.join("blur"), &scene.join("sharp"), 2, 40);
+    let gopro = check(
+        trainer()
+            .args(["eval", "--device", "cpu", "-w"])
+            .arg(&run)
+            .arg("--data")
+            .arg(dir.join("GOPRO_Large"))
+            .arg("--json")
+            .arg(dir.join("gopro.json"))
+            .output()
+            .unwrap(),
+    );
+    let gopro_table = String::from_utf8_lossy(&gopro.stdout);
+    let row: Vec<&str> = gopro_table.lines().find(|l| l.starts_with("full       blurred")).unwrap().split_whitespace().collect();
+    assert_eq!(row[2], "2", "two pairs: {gopro_table}");
     // Export the page's weights: f16 with the configuration.
     let exported = dir.join("deblurgan.bpk");
     check(trainer().args(["export", "--from"]).arg(&run).arg("-o").arg(&exported).output().unwrap());
