@@ -91,9 +91,9 @@ struct TrainArgs {
     /// Critic width.
     #[arg(long, default_value_t = 64)]
     critic_channels: usize,
-    /// Generator steps in all.
-    #[arg(long, default_value_t = 100_000)]
-    steps: usize,
+    /// Generator steps in all (default 100000; on --resume, the saved number unless given).
+    #[arg(long)]
+    steps: Option<usize>,
     /// Images per batch.
     #[arg(long, default_value_t = 1)]
     batch: usize,
@@ -187,7 +187,7 @@ impl TrainArgs {
             .with_split(self.split.clone())
             .with_generator(generator)
             .with_critic(critic)
-            .with_steps(self.steps)
+            .with_steps(self.steps.unwrap_or(100_000))
             .with_batch(self.batch)
             .with_crop(self.crop)
             .with_flip(!self.no_flip)
@@ -337,7 +337,8 @@ fn main() -> Result<()> {
             let selected = select_device(args.device);
             eprintln!("device: {}", selected.description);
             train::install_interrupt_handler();
-            let (outcome, trainer) = train::run(args.options(), &args.output, &selected.device, args.resume, RunControl::default())?;
+            let control = RunControl { steps: args.steps, ..RunControl::default() };
+            let (outcome, trainer) = train::run(args.options(), &args.output, &selected.device, args.resume, control)?;
             let final_weights = args.output.join("generator.bpk");
             weights::save_to_file(&trainer.generator.valid(), &trainer.options.generator, &final_weights, Precision::F32)?;
             match outcome {

@@ -235,7 +235,8 @@ impl Trainer {
         let o = &self.options;
         let step = self.step;
         let lr = o.lr_at(step);
-        // Dropout masks and every other random draw depend on (seed, step) only.
+        // Dropout masks and every other random draw depend on (seed, step) only. burn's random
+        // generator is global to the process: exact reproduction assumes one training at a time.
         self.device.seed(Rng::derive(o.seed, 4, step as u64).next_u64());
         let mut rng = Rng::derive(o.seed, 3, step as u64);
         let (blurred, sharp) = batch.tensors(&self.device);
@@ -418,10 +419,13 @@ pub struct RunControl {
     pub stop_at: Option<usize>,
     /// No progress bar.
     pub quiet: bool,
+    /// On resume, the new total of steps (to extend a run); `None` keeps the saved one.
+    pub steps: Option<usize>,
 }
 
-/// Trains into the run folder `run` (a fresh run, or the continuation of the newest checkpoint
-/// there when `resume`). Returns how it ended and the trainer.
+/// Trains into the run folder `run` (a fresh run with `options`, or, when `resume`, the
+/// continuation of the newest checkpoint there with its saved options, `options` unused).
+/// Returns how it ended and the trainer.
 pub fn run(
     options: TrainOptions,
     run: &Path,
@@ -433,7 +437,9 @@ pub fn run(
         let (_, dir) = checkpoint::latest(run)?
             .with_context(|| format!("no checkpoint to resume in {}", checkpoint::folder(run).display()))?;
         let mut trainer = Trainer::load_checkpoint(&dir, device)?;
-        trainer.options.steps = options.steps.max(trainer.step);
+        if let Some(steps) = control.steps {
+            trainer.options.steps = steps.max(trainer.step);
+        }
         eprintln!("resuming {} at step {}", dir.display(), trainer.step);
         trainer
     } else {

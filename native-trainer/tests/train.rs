@@ -15,6 +15,14 @@ use native_trainer::loss::ContentLoss;
 use native_trainer::train::{Outcome, RunControl, TrainOptions, TrainState, Trainer, run};
 use native_trainer::vgg::Vgg16Features;
 
+/// burn's random generator (dropout masks, initialisation) is global to the process: tests that
+/// train run one at a time, or their draws would interleave.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn tiny_options(data: &Path) -> TrainOptions {
     TrainOptions::new()
         .with_sharp(Some(data.to_path_buf()))
@@ -41,6 +49,7 @@ fn outputs(trainer: &Trainer) -> Vec<f32> {
 
 #[test]
 fn a_few_steps_lower_the_loss_on_a_fixed_batch() {
+    let _rng = lock();
     let dir = common::scratch("fixed-batch");
     let photos = common::write_sharp(&dir.join("photos"), 2, 48);
     let options = tiny_options(&dir.join("photos")).with_lr(2e-3).with_steps(1000);
@@ -69,13 +78,14 @@ fn a_few_steps_lower_the_loss_on_a_fixed_batch() {
 
 #[test]
 fn a_resumed_run_equals_an_uninterrupted_one() {
+    let _rng = lock();
     let dir = common::scratch("resume");
     common::write_sharp(&dir.join("photos"), 3, 40);
     let options = tiny_options(&dir.join("photos")).with_steps(4).with_checkpoint_every(100).with_seed(5);
     let quiet = RunControl { quiet: true, ..RunControl::default() };
     let (outcome, straight) = run(options.clone(), &dir.join("straight"), &Device::flex(), false, quiet.clone()).unwrap();
     assert_eq!(outcome, Outcome::Finished);
-    let stop = RunControl { stop_at: Some(2), quiet: true };
+    let stop = RunControl { stop_at: Some(2), quiet: true, ..RunControl::default() };
     let (outcome, first_half) = run(options.clone(), &dir.join("resumed"), &Device::flex(), false, stop).unwrap();
     assert_eq!((outcome, first_half.step), (Outcome::Interrupted, 2));
     assert!(dir.join("resumed/checkpoints/step-00000002/state.json").is_file());
@@ -112,6 +122,7 @@ fn save_torchvision_layout(vgg: &Vgg16Features, path: &Path) {
 
 #[test]
 fn the_perceptual_loss_loads_vgg_weights_and_compares_features() {
+    let _rng = lock();
     let dir = common::scratch("vgg");
     let device = Device::flex();
     let vgg = Vgg16Features::new([4, 6, 8], &device);
@@ -138,6 +149,7 @@ fn the_perceptual_loss_loads_vgg_weights_and_compares_features() {
 
 #[test]
 fn a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint() {
+    let _rng = lock();
     let dir = common::scratch("nan");
     common::write_sharp(&dir.join("photos"), 2, 40);
     let options = tiny_options(&dir.join("photos")).with_steps(2).with_checkpoint_every(1).with_keep(2);
