@@ -37,13 +37,17 @@ fn worst(a: &[f32], b: &[f32]) -> f32 {
 
 #[test]
 fn an_official_checkpoint_imports_and_computes_what_pytorch_would() {
-    let (generator, config) = import_official(&fixture("official_tiny_G.pth"), &Device::flex()).unwrap();
-    assert_eq!((config.base_channels, config.blocks, config.variant), (4, 1, GeneratorVariant::Official));
-    assert_eq!(config.dropout, 0.5, "conv_block.6 means the blocks had dropout");
-    let (input, expected) = reference();
-    let output: Vec<f32> = generator.valid().forward(input).into_data().try_to_vec().unwrap();
-    let difference = worst(&output, &expected);
-    assert!(difference < 1e-4, "differs from the reference forward pass by {difference}");
+    // The zip container of PyTorch >= 1.6 and the legacy stream of the official DeblurGAN's
+    // PyTorch 0.3/0.4.
+    for file in ["official_tiny_G.pth", "official_tiny_G_legacy.pth"] {
+        let (generator, config) = import_official(&fixture(file), &Device::flex()).unwrap();
+        assert_eq!((config.base_channels, config.blocks, config.variant), (4, 1, GeneratorVariant::Official));
+        assert_eq!(config.dropout, 0.5, "conv_block.6 means the blocks had dropout");
+        let (input, expected) = reference();
+        let output: Vec<f32> = generator.valid().forward(input).into_data().try_to_vec().unwrap();
+        let difference = worst(&output, &expected);
+        assert!(difference < 1e-4, "{file} differs from the reference forward pass by {difference}");
+    }
 }
 
 #[test]
