@@ -313,6 +313,18 @@ mod tests {
     }
 
     #[test]
+    fn a_12_megapixel_photo_stays_within_webgpu_buffer_limits() {
+        let plan = TilePlan::new(4000, 3000, TileOptions::default());
+        assert_eq!(plan.len(), 21 * 16);
+        for tile in plan.tiles() {
+            let (width, height) = tile.input_size();
+            // The full generator's largest activation: 64 channels of f32 at full resolution.
+            let bytes = 64 * width * height * 4;
+            assert!(bytes <= 128 << 20, "{width}×{height} needs {bytes} bytes");
+        }
+    }
+
+    #[test]
     fn bad_options_are_refused() {
         assert_eq!(TileOptions::new(30, 8), Err(TileOptionsError::TileSize(30)));
         assert!(matches!(TileOptions::new(64, 32), Err(TileOptionsError::Overlap { .. })));

@@ -126,6 +126,9 @@ pub fn save_to_bytes(
     format: WeightsFormat,
     precision: Precision,
 ) -> Result<Vec<u8>, WeightsError> {
+    // A generator that has been training may hold BatchNorm statistics not yet synced into its
+    // records: `valid()` settles them (and is free for one that has not trained).
+    let generator = &generator.valid();
     let config_json = config.to_string();
     let precision_name = format!("{precision:?}").to_lowercase();
     let save_error = |error: &dyn std::fmt::Display| WeightsError::Save(error.to_string());

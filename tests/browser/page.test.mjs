@@ -103,6 +103,21 @@ describe('the page without WebGPU', () => {
     assert.match(await page.locator('#summary').textContent(), /^64×48 · 1 tile/);
     await screenshot(page, 'cpu-result');
   });
+
+  test('Cancel stops a photo between tiles and the next one still works', async () => {
+    const { page } = browser;
+    // The sample (588×365) takes 6 tiles of 256².
+    await page.click('#sample');
+    await page.waitForFunction(() => document.getElementById('progress').value >= 1, null, { timeout: 120_000 });
+    assert.match(await page.locator('#status').textContent(), /^Tile \d of 6$/);
+    await page.click('#cancel');
+    await page.waitForFunction(() => document.getElementById('work').hidden, null, { timeout: 120_000 });
+    assert.equal(await page.locator('#status').textContent(), 'Cancelled');
+    assert.match(await page.locator('#summary').textContent(), /^64×48/, 'the previous result stays');
+    await deblurFile(page, SMALL);
+    assert.equal(await page.locator('#error').isHidden(), true);
+    assert.match(await page.locator('#summary').textContent(), /^64×48 · 1 tile/);
+  });
 });
 
 describe('a new version', () => {
