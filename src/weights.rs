@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use burn::config::Config;
+use burn::module::Module;
 use burn::store::{
     ApplyResult, BurnpackStore, HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore,
     burn_pack,
