@@ -3,6 +3,11 @@
 # Builds land outside the clone, so a fresh clone on the same machine reuses them.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/deblurgan/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Mesa's Vulkan driver complains on every start where no session runtime folder exists.
+if [ -z "${XDG_RUNTIME_DIR:-}" ] || [ ! -d "$XDG_RUNTIME_DIR" ]; then
+  export XDG_RUNTIME_DIR="${TMPDIR:-/tmp}/deblurgan-runtime-$(id -u)"
+  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
+fi
 
 # Installs the Debian packages named that are not installed yet (as root, or through sudo).
 install_debian_packages() {
