@@ -9,6 +9,7 @@
 pub mod convert;
 pub mod deblur;
 pub mod files;
+pub mod metrics;
 pub mod model;
 pub mod photo;
 pub mod tiling;

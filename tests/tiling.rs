@@ -63,7 +63,7 @@ fn tiled_output_matches_the_whole_image_at_1024x768() {
     assert_eq!(rgb.dimensions(), (1024, 768));
     let whole = run(&generator, &rgb, TileOptions::whole_image());
     let tiled = run(&generator, &rgb, TileOptions::default());
-    let psnr = common::psnr(&whole, &tiled);
+    let psnr = deblurgan::metrics::psnr(&whole, &tiled);
     let worst = whole
         .as_raw()
         .iter()
@@ -76,5 +76,5 @@ fn tiled_output_matches_the_whole_image_at_1024x768() {
     // A seam would show as a line of large differences; none may exceed a few levels.
     assert!(worst <= 6, "largest difference {worst} levels of 255");
     // And the result is not just the input: the network did change it.
-    assert!(common::psnr(&rgb, &tiled) < 60.0);
+    assert!(deblurgan::metrics::psnr(&rgb, &tiled) < 60.0);
 }

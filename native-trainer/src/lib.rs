@@ -7,7 +7,7 @@ pub mod data;
 pub mod device;
 pub mod eval;
 pub mod loss;
-pub mod metrics;
+pub use deblurgan::metrics;
 pub mod official;
 pub mod rng;
 pub mod train;

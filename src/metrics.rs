@@ -1,7 +1,7 @@
 //! Image quality measures on 8-bit RGB images: PSNR, SSIM and the design notes' sharpness score
 //! (variance of the Laplacian, their "Statistics" section).
 
-use deblurgan::convert::reflect_index;
+use crate::convert::reflect_index;
 use image::RgbImage;
 
 /// Peak signal-to-noise ratio in dB over the three channels (peak 255); infinite for identical

@@ -1,7 +1,7 @@
 //! PSNR, SSIM and the sharpness score against values worked out by hand.
 
 use image::{Rgb, RgbImage};
-use native_trainer::metrics::{psnr, sharpness, ssim};
+use deblurgan::metrics::{psnr, sharpness, ssim};
 
 fn gray(width: u32, height: u32, value: u8) -> RgbImage {
     RgbImage::from_pixel(width, height, Rgb([value; 3]))
