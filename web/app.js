@@ -160,14 +160,26 @@ function finish(data) {
 // Before/after comparison: the "after" image is clipped at the slider's position.
 function setCompare(percent) {
   $('after').style.clipPath = `inset(0 0 0 ${percent}%)`;
-  $('divider').style.left = `${percent}%`;
+  placeDivider();
+}
+
+/** The divider line sits outside the zoomed stage, so it stays 2 screen pixels wide. */
+function placeDivider() {
+  const image = $('before');
+  const divider = $('divider');
+  divider.style.left = `${view.x + ($('compare').value / 100) * image.naturalWidth * view.scale}px`;
+  divider.style.top = `${view.y}px`;
+  divider.style.height = `${image.naturalHeight * view.scale}px`;
 }
 $('compare').addEventListener('input', (event) => setCompare(event.target.value));
 
 // Zoom and pan of the comparison.
 const view = {
   scale: 1, x: 0, y: 0,
-  apply() { $('stage').style.transform = `translate(${this.x}px, ${this.y}px) scale(${this.scale})`; },
+  apply() {
+    $('stage').style.transform = `translate(${this.x}px, ${this.y}px) scale(${this.scale})`;
+    placeDivider();
+  },
   fit() {
     const image = $('before');
     const box = $('viewport').getBoundingClientRect();
