@@ -16,6 +16,12 @@ let nextJob = 1;
 let job = null; // { id, name, started, beforeUrl }
 let resultUrl = null;
 
+let settled = 0;
+/** Marks that a photo's processing ended (result, error or cancel): tests and scripts wait on it. */
+function markSettled() {
+  document.body.dataset.settled = String(++settled);
+}
+
 function showError(message) {
   $('error').textContent = message;
   $('error').hidden = false;
@@ -82,6 +88,7 @@ function onWorkerMessage(data) {
       $('status').textContent = 'Cancelled';
       job = null;
       setBusy(false);
+      markSettled();
     } else {
       fail(data.message, data.fatal);
     }
@@ -92,6 +99,7 @@ function fail(message, restart) {
   job = null;
   setBusy(false);
   showError(friendly(message));
+  markSettled();
   // A trapped module (panic, lost GPU device) cannot be used again: start a fresh worker.
   if (restart) startWorker();
 }
@@ -111,13 +119,14 @@ async function process(file) {
   if (!file) return;
   if (file.type && !/^image\//.test(file.type)) {
     showError(`“${file.name}” is not an image: use a JPEG, PNG or WebP photo.`);
+    markSettled();
     return;
   }
   try {
     await workerReady;
   } catch {
     startWorker();
-    try { await workerReady; } catch { return; }
+    try { await workerReady; } catch { markSettled(); return; }
   }
   const bytes = await file.arrayBuffer();
   const id = nextJob++;
@@ -155,6 +164,7 @@ function finish(data) {
   $('status').textContent = `Done in ${seconds.toFixed(2)} s`;
   view.fit();
   setCompare($('compare').value);
+  markSettled();
 }
 
 // Before/after comparison: the "after" image is clipped at the slider's position.

@@ -65,9 +65,9 @@ export async function open(page, origin, query = '') {
 
 /** Chooses a file in the page and waits for the result or an error. */
 export async function deblurFile(page, path) {
+  const before = Number(await page.evaluate(() => document.body.dataset.settled ?? 0));
   await page.setInputFiles('#file', path);
-  await page.waitForFunction(() => !document.getElementById('result').hidden && document.getElementById('work').hidden
-    || !document.getElementById('error').hidden, null, { timeout: 180_000 });
+  await page.waitForFunction((before) => Number(document.body.dataset.settled ?? 0) > before, before, { timeout: 180_000 });
 }
 
 export async function screenshot(page, name) {
