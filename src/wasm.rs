@@ -107,7 +107,9 @@ pub async fn deblur(
     let photo = Photo::decode_with_limit(&image, max_pixels as u64).map_err(error)?;
     drop(image);
     let options = TileOptions::new(tile_size, overlap).map_err(error)?;
-    let mut job = TiledDeblur::new(generator, device, photo.rgb.clone(), options);
+    // The colours move into the job (no copy of a possibly 12-megapixel photo); alpha waits.
+    let Photo { rgb, alpha } = photo;
+    let mut job = TiledDeblur::new(generator, device, rgb, options);
     while !job.is_done() {
         let progress = job.step().await.map_err(error)?;
         let answer = on_progress.call2(&JsValue::NULL, &progress.done.into(), &progress.total.into())?;
@@ -117,7 +119,10 @@ pub async fn deblur(
         }
     }
     let tiles = job.progress().total;
-    let result = photo.with_rgb(job.finish());
+    let result = Photo {
+        rgb: job.finish(),
+        alpha,
+    };
     let png = result.encode_png().map_err(error)?;
     Ok(object(&[
         ("png", Uint8Array::from(png.as_slice()).into()),
