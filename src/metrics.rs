@@ -85,3 +85,22 @@ pub fn sharpness(image: &RgbImage) -> f64 {
     let mean = values.iter().sum::<f64>() / values.len() as f64;
     values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64
 }
+
+/// Mean difference `a − b` of each channel (R, G, B), in levels of 255: a colour cast or a
+/// brightness shift of `a` shows here, blur and noise average out.
+pub fn channel_mean_difference(a: &RgbImage, b: &RgbImage) -> [f64; 3] {
+    assert_eq!(a.dimensions(), b.dimensions(), "channel means need images of one size");
+    let mut sums = [0.0f64; 3];
+    for (x, y) in a.pixels().zip(b.pixels()) {
+        for c in 0..3 {
+            sums[c] += x[c] as f64 - y[c] as f64;
+        }
+    }
+    let n = (a.width() as f64 * a.height() as f64).max(1.0);
+    sums.map(|s| s / n)
+}
+
+/// The largest of the three [`channel_mean_difference`]s, in absolute value: the colour shift.
+pub fn colour_shift(a: &RgbImage, b: &RgbImage) -> f64 {
+    channel_mean_difference(a, b).iter().fold(0.0f64, |m, d| m.max(d.abs()))
+}

@@ -1,7 +1,7 @@
 //! PSNR, SSIM and the sharpness score against values worked out by hand.
 
 use image::{Rgb, RgbImage};
-use deblurgan::metrics::{psnr, sharpness, ssim};
+use deblurgan::metrics::{channel_mean_difference, colour_shift, psnr, sharpness, ssim};
 
 fn gray(width: u32, height: u32, value: u8) -> RgbImage {
     RgbImage::from_pixel(width, height, Rgb([value; 3]))
@@ -41,4 +41,18 @@ fn sharpness_is_the_variance_of_the_laplacian() {
     assert_eq!(sharpness(&gray(5, 5, 77)), 0.0);
     let blurred = image::imageops::blur(&image, 1.0);
     assert!(sharpness(&blurred) < sharpness(&image));
+}
+
+#[test]
+fn colour_shift_is_the_largest_mean_channel_difference() {
+    // 2×2 images; green raised by 8 on one pixel of four (mean +2), blue lowered by 12 on two
+    // (mean −6), red unchanged.
+    let a = gray(2, 2, 100);
+    let mut b = a.clone();
+    b.get_pixel_mut(0, 0).0[1] = 108;
+    b.get_pixel_mut(1, 0).0[2] = 88;
+    b.get_pixel_mut(1, 1).0[2] = 88;
+    assert_eq!(channel_mean_difference(&b, &a), [0.0, 2.0, -6.0]);
+    assert_eq!(colour_shift(&b, &a), 6.0);
+    assert_eq!(colour_shift(&a, &a), 0.0);
 }

@@ -30,7 +30,7 @@ fn compact_generator_is_much_smaller() {
 
 #[test]
 fn generator_keeps_the_shape_for_both_variants() {
-    for variant in [GeneratorVariant::Keras, GeneratorVariant::Official] {
+    for variant in [GeneratorVariant::Keras, GeneratorVariant::Official, GeneratorVariant::Residual] {
         let generator = GeneratorConfig::new()
             .with_base_channels(8)
             .with_blocks(2)
@@ -44,6 +44,20 @@ fn generator_keeps_the_shape_for_both_variants() {
             assert!(values.iter().all(|v| (-1.0..=1.0).contains(v)), "{variant:?} out of range");
         }
     }
+}
+
+#[test]
+fn an_untrained_residual_generator_returns_its_input() {
+    // The residual variant's last convolution starts at zero: training begins at the identity,
+    // not at a random image (the Keras output, (tanh + input) / 2, starts at half contrast).
+    let generator = GeneratorConfig::compact_residual().init(&device());
+    let input = Tensor::<4>::random([1, 3, 32, 24], Distribution::Uniform(-1.0, 1.0), &device());
+    let output = generator.forward(input.clone());
+    let difference = (output - input).abs().max().into_scalar::<f32>();
+    assert_eq!(difference, 0.0);
+    let keras = GeneratorConfig::compact().init(&device());
+    let input = Tensor::<4>::random([1, 3, 32, 24], Distribution::Uniform(-1.0, 1.0), &device());
+    assert!((keras.forward(input.clone()) - input).abs().max().into_scalar::<f32>() > 0.1);
 }
 
 #[test]

@@ -15,8 +15,8 @@ use image::imageops::FilterType;
 
 use crate::data::camera_shake::ShakeOptions;
 use crate::data::layout::Source;
-use crate::data::loader::{read_rgb, shake};
-use crate::metrics::{psnr, sharpness, ssim};
+use crate::data::loader::{limit_side, read_rgb, shake};
+use crate::metrics::{colour_shift, psnr, sharpness, ssim};
 use crate::rng::Rng;
 
 /// What to evaluate.
@@ -37,6 +37,31 @@ pub struct EvalOptions {
     pub shake: ShakeOptions,
     /// Evaluate at most this many images.
     pub limit: Option<usize>,
+    /// Also deblur each full-resolution image whole and compare it with the tiled output: tile
+    /// seams would lower that PSNR.
+    pub seam_check: bool,
+    /// Write each full-resolution sharp image, blurred input and output here as PNG
+    /// (`NAME-sharp.png`, `NAME-blurred.png`, `NAME-deblurred.png`), to look at.
+    pub write_images: Option<std::path::PathBuf>,
+}
+
+/// One image's scores.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageScores {
+    /// The (sharp) file name.
+    pub name: String,
+    /// PSNR of the blurred input, dB.
+    pub blurred_psnr: f64,
+    /// PSNR of the output, dB.
+    pub deblurred_psnr: f64,
+    /// SSIM of the blurred input.
+    pub blurred_ssim: f64,
+    /// SSIM of the output.
+    pub deblurred_ssim: f64,
+    /// Colour shift of the output against the sharp image (levels of 255).
+    pub colour_shift: f64,
+    /// PSNR of the tiled output against the whole-image output (with `seam_check`).
+    pub tiled_vs_whole_psnr: Option<f64>,
 }
 
 /// Averages for one resolution.
@@ -60,19 +85,18 @@ pub struct Scores {
     pub blurred_sharpness: f64,
     /// ... of the deblurred outputs.
     pub deblurred_sharpness: f64,
-}
-
-/// Scales `image` down so that its longer side is at most `max_side` (never up).
-fn limit_side(image: RgbImage, max_side: Option<u32>) -> RgbImage {
-    match max_side {
-        Some(max) if max > 0 && image.width().max(image.height()) > max => {
-            let scale = max as f64 / image.width().max(image.height()) as f64;
-            let w = ((image.width() as f64 * scale).round() as u32).max(1);
-            let h = ((image.height() as f64 * scale).round() as u32).max(1);
-            image::imageops::resize(&image, w, h, FilterType::Triangle)
-        }
-        _ => image,
-    }
+    /// Mean colour shift (largest mean channel difference to the sharp image, levels of 255) of
+    /// the blurred inputs.
+    pub blurred_colour_shift: f64,
+    /// ... of the deblurred outputs.
+    pub deblurred_colour_shift: f64,
+    /// The largest colour shift of one output.
+    pub worst_colour_shift: f64,
+    /// The lowest PSNR of a tiled output against the same image deblurred whole (with
+    /// `seam_check`).
+    pub worst_tiled_vs_whole_psnr: Option<f64>,
+    /// Every image's scores.
+    pub per_image: Vec<ImageScores>,
 }
 
 /// The blurred/sharp pair `index` at full resolution (after `max_side`). Sharp photos alone are
@@ -95,15 +119,31 @@ pub fn full_pair(source: &Source, index: usize, options: &EvalOptions) -> Result
 }
 
 impl Scores {
-    fn add(&mut self, blurred: &RgbImage, deblurred: &RgbImage, sharp: &RgbImage) {
+    fn add(&mut self, name: &str, blurred: &RgbImage, deblurred: &RgbImage, sharp: &RgbImage, whole: Option<&RgbImage>) {
+        let image = ImageScores {
+            name: name.to_string(),
+            blurred_psnr: psnr(blurred, sharp).min(100.0),
+            deblurred_psnr: psnr(deblurred, sharp).min(100.0),
+            blurred_ssim: ssim(blurred, sharp),
+            deblurred_ssim: ssim(deblurred, sharp),
+            colour_shift: colour_shift(deblurred, sharp),
+            tiled_vs_whole_psnr: whole.map(|whole| psnr(deblurred, whole).min(100.0)),
+        };
         self.images += 1;
-        self.blurred_psnr += psnr(blurred, sharp).min(100.0);
-        self.deblurred_psnr += psnr(deblurred, sharp).min(100.0);
-        self.blurred_ssim += ssim(blurred, sharp);
-        self.deblurred_ssim += ssim(deblurred, sharp);
+        self.blurred_psnr += image.blurred_psnr;
+        self.deblurred_psnr += image.deblurred_psnr;
+        self.blurred_ssim += image.blurred_ssim;
+        self.deblurred_ssim += image.deblurred_ssim;
         self.sharp_sharpness += sharpness(sharp);
         self.blurred_sharpness += sharpness(blurred);
         self.deblurred_sharpness += sharpness(deblurred);
+        self.blurred_colour_shift += colour_shift(blurred, sharp);
+        self.deblurred_colour_shift += image.colour_shift;
+        self.worst_colour_shift = self.worst_colour_shift.max(image.colour_shift);
+        if let Some(value) = image.tiled_vs_whole_psnr {
+            self.worst_tiled_vs_whole_psnr = Some(self.worst_tiled_vs_whole_psnr.map_or(value, |worst| worst.min(value)));
+        }
+        self.per_image.push(image);
     }
 
     fn average(mut self) -> Self {
@@ -116,6 +156,8 @@ impl Scores {
             &mut self.sharp_sharpness,
             &mut self.blurred_sharpness,
             &mut self.deblurred_sharpness,
+            &mut self.blurred_colour_shift,
+            &mut self.deblurred_colour_shift,
         ] {
             *value /= n;
         }
@@ -141,13 +183,24 @@ pub fn evaluate(
     };
     for index in 0..count {
         let (blurred, sharp) = full_pair(source, index, options)?;
+        let name = image_name(source, index);
         if options.at_256 {
             let resize = |image: &RgbImage| image::imageops::resize(image, 256, 256, FilterType::Triangle);
             let (blurred, sharp) = (resize(&blurred), resize(&sharp));
-            small.add(&blurred, &deblur(&blurred, TileOptions::whole_image())?, &sharp);
+            small.add(&name, &blurred, &deblur(&blurred, TileOptions::whole_image())?, &sharp, None);
         }
         if options.full {
-            full.add(&blurred, &deblur(&blurred, options.tiles)?, &sharp);
+            let whole = if options.seam_check { Some(deblur(&blurred, TileOptions::whole_image())?) } else { None };
+            let deblurred = deblur(&blurred, options.tiles)?;
+            if let Some(folder) = &options.write_images {
+                let stem = std::path::Path::new(&name).file_stem().map_or(name.clone(), |s| s.to_string_lossy().into_owned());
+                std::fs::create_dir_all(folder)?;
+                for (suffix, image) in [("sharp", &sharp), ("blurred", &blurred), ("deblurred", &deblurred)] {
+                    let path = folder.join(format!("{stem}-{suffix}.png"));
+                    image.save(&path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                }
+            }
+            full.add(&name, &blurred, &deblurred, &sharp, whole.as_ref());
         }
         progress(index + 1, count);
     }
@@ -161,6 +214,15 @@ pub fn evaluate(
     Ok(results)
 }
 
+/// The file name of image `index` (the sharp one of a pair).
+fn image_name(source: &Source, index: usize) -> String {
+    let path = match source {
+        Source::Pairs(pairs) => &pairs[index].sharp,
+        Source::Sharp(photos) => &photos[index],
+    };
+    path.file_name().map_or_else(|| path.display().to_string(), |name| name.to_string_lossy().into_owned())
+}
+
 fn ratio(value: f64, sharp: f64) -> f64 {
     if sharp > 0.0 { value / sharp } else { f64::NAN }
 }
@@ -168,17 +230,37 @@ fn ratio(value: f64, sharp: f64) -> f64 {
 /// The table: per resolution, a row for the sharp, blurred and deblurred images.
 pub fn table(results: &[Scores]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<10} {:<10} {:>6} {:>9} {:>7} {:>11} {:>10}", "resolution", "images", "count", "PSNR (dB)", "SSIM", "sharpness", "vs sharp");
+    let _ = writeln!(out, "{:<10} {:<10} {:>6} {:>9} {:>7} {:>11} {:>10} {:>13}", "resolution", "images", "count", "PSNR (dB)", "SSIM", "sharpness", "vs sharp", "colour shift");
     for s in results {
-        let _ = writeln!(out, "{:<10} {:<10} {:>6} {:>9} {:>7} {:>11.2} {:>10.3}", s.resolution, "sharp", s.images, "-", "-", s.sharp_sharpness, 1.0);
-        let _ = writeln!(out, "{:<10} {:<10} {:>6} {:>9.2} {:>7.4} {:>11.2} {:>10.3}", s.resolution, "blurred", s.images, s.blurred_psnr, s.blurred_ssim, s.blurred_sharpness, ratio(s.blurred_sharpness, s.sharp_sharpness));
-        let _ = writeln!(out, "{:<10} {:<10} {:>6} {:>9.2} {:>7.4} {:>11.2} {:>10.3}", s.resolution, "deblurred", s.images, s.deblurred_psnr, s.deblurred_ssim, s.deblurred_sharpness, ratio(s.deblurred_sharpness, s.sharp_sharpness));
+        let _ = writeln!(out, "{:<10} {:<10} {:>6} {:>9} {:>7} {:>11.2} {:>10.3} {:>13}", s.resolution, "sharp", s.images, "-", "-", s.sharp_sharpness, 1.0, "-");
+        let _ = writeln!(out, "{:<10} {:<10} {:>6} {:>9.2} {:>7.4} {:>11.2} {:>10.3} {:>13.2}", s.resolution, "blurred", s.images, s.blurred_psnr, s.blurred_ssim, s.blurred_sharpness, ratio(s.blurred_sharpness, s.sharp_sharpness), s.blurred_colour_shift);
+        let _ = writeln!(out, "{:<10} {:<10} {:>6} {:>9.2} {:>7.4} {:>11.2} {:>10.3} {:>13.2}", s.resolution, "deblurred", s.images, s.deblurred_psnr, s.deblurred_ssim, s.deblurred_sharpness, ratio(s.deblurred_sharpness, s.sharp_sharpness), s.deblurred_colour_shift);
     }
+    for s in results {
+        let _ = write!(out, "\n{}: largest colour shift of one output {:.2} levels", s.resolution, s.worst_colour_shift);
+        if let Some(worst) = s.worst_tiled_vs_whole_psnr {
+            let _ = write!(out, "; tiled vs whole image, lowest PSNR {worst:.2} dB");
+        }
+    }
+    out.push('\n');
     out
 }
 
 fn number(value: f64) -> String {
     if value.is_finite() { format!("{value}") } else { "null".into() }
+}
+
+fn image_json(image: &ImageScores) -> String {
+    format!(
+        "\n      {{\"name\": \"{}\", \"blurred_psnr\": {}, \"deblurred_psnr\": {}, \"blurred_ssim\": {}, \"deblurred_ssim\": {}, \"colour_shift\": {}, \"tiled_vs_whole_psnr\": {}}}",
+        image.name.replace('\\', "\\\\").replace('"', "\\\""),
+        number(image.blurred_psnr),
+        number(image.deblurred_psnr),
+        number(image.blurred_ssim),
+        number(image.deblurred_ssim),
+        number(image.colour_shift),
+        image.tiled_vs_whole_psnr.map_or_else(|| "null".into(), number),
+    )
 }
 
 /// The results as JSON (`{"results": [{"resolution": ..., "sharp": {...}, "blurred": {...},
@@ -192,7 +274,7 @@ pub fn to_json(results: &[Scores], context: &[(&str, String)]) -> String {
     for (i, s) in results.iter().enumerate() {
         let _ = write!(
             out,
-            "    {{\"resolution\": \"{}\", \"images\": {},\n     \"sharp\": {{\"sharpness\": {}}},\n     \"blurred\": {{\"psnr\": {}, \"ssim\": {}, \"sharpness\": {}, \"sharpness_ratio\": {}}},\n     \"deblurred\": {{\"psnr\": {}, \"ssim\": {}, \"sharpness\": {}, \"sharpness_ratio\": {}}}}}{}\n",
+            "    {{\"resolution\": \"{}\", \"images\": {},\n     \"sharp\": {{\"sharpness\": {}}},\n     \"blurred\": {{\"psnr\": {}, \"ssim\": {}, \"sharpness\": {}, \"sharpness_ratio\": {}}},\n     \"deblurred\": {{\"psnr\": {}, \"ssim\": {}, \"sharpness\": {}, \"sharpness_ratio\": {}, \"colour_shift\": {}, \"worst_colour_shift\": {}}},\n     \"blurred_colour_shift\": {}, \"worst_tiled_vs_whole_psnr\": {},\n     \"per_image\": [{}]}}{}\n",
             s.resolution,
             s.images,
             number(s.sharp_sharpness),
@@ -204,6 +286,11 @@ pub fn to_json(results: &[Scores], context: &[(&str, String)]) -> String {
             number(s.deblurred_ssim),
             number(s.deblurred_sharpness),
             number(ratio(s.deblurred_sharpness, s.sharp_sharpness)),
+            number(s.deblurred_colour_shift),
+            number(s.worst_colour_shift),
+            number(s.blurred_colour_shift),
+            s.worst_tiled_vs_whole_psnr.map_or_else(|| "null".into(), number),
+            s.per_image.iter().map(image_json).collect::<Vec<_>>().join(","),
             if i + 1 < results.len() { "," } else { "" }
         );
     }

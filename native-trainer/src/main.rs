@@ -30,6 +30,9 @@ pub enum Architecture {
     Full,
     /// 32 channels, 6 blocks: fast on CPUs and in browsers (2 M parameters).
     Compact,
+    /// Compact with the residual output (input + correction, starting as the identity): the
+    /// bundled weights.
+    CompactResidual,
     /// The official PyTorch DeblurGAN: InstanceNorm, transposed convolutions.
     Official,
 }
@@ -39,6 +42,7 @@ impl Architecture {
         match self {
             Architecture::Full => GeneratorConfig::keras(),
             Architecture::Compact => GeneratorConfig::compact(),
+            Architecture::CompactResidual => GeneratorConfig::compact_residual(),
             Architecture::Official => GeneratorConfig::official(),
         }
     }
@@ -76,7 +80,7 @@ struct TrainArgs {
     #[arg(long, default_value = "train")]
     split: String,
     /// Generator.
-    #[arg(long, value_enum, default_value = "compact")]
+    #[arg(long, value_enum, default_value = "compact-residual")]
     architecture: Architecture,
     /// Generator dropout in the residual blocks.
     #[arg(long)]
@@ -103,6 +107,10 @@ struct TrainArgs {
     /// No random horizontal flips.
     #[arg(long)]
     no_flip: bool,
+    /// Scale larger photos down to this longest side before cropping (0: never), as `eval`
+    /// does, so that a blur of n pixels means the same in training and evaluation.
+    #[arg(long, default_value_t = 1280)]
+    max_side: u32,
     /// Largest noise σ added to synthetic blur, in [0, 1] units.
     #[arg(long, default_value_t = 0.01)]
     max_noise: f64,
@@ -191,6 +199,7 @@ impl TrainArgs {
             .with_batch(self.batch)
             .with_crop(self.crop)
             .with_flip(!self.no_flip)
+            .with_max_side(Some(self.max_side))
             .with_max_noise(self.max_noise)
             .with_kernel_size(self.kernel_size)
             .with_trajectory_length(self.trajectory_length)
@@ -221,7 +230,7 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
         /// Which generator.
-        #[arg(long, value_enum, default_value = "compact")]
+        #[arg(long, value_enum, default_value = "compact-residual")]
         architecture: Architecture,
         /// Store the weights as 16-bit floats.
         #[arg(long)]
@@ -270,6 +279,13 @@ enum Command {
         /// At most this many images.
         #[arg(long)]
         limit: Option<usize>,
+        /// Also deblur every full-resolution image whole and report how far the tiled output
+        /// is from it (tile seams would show there).
+        #[arg(long)]
+        seam_check: bool,
+        /// Write each full-resolution sharp image, blurred input and output into this folder as PNG.
+        #[arg(long)]
+        write_images: Option<PathBuf>,
         /// JSON report.
         #[arg(long, default_value = "eval.json")]
         json: PathBuf,
@@ -351,7 +367,7 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Eval { weights, data, blurred, sharp, split, only_256, only_full, max_side, tile_size, overlap, seed, limit, json, device } => {
+        Command::Eval { weights, data, blurred, sharp, split, only_256, only_full, max_side, tile_size, overlap, seed, limit, seam_check, write_images, json, device } => {
             let selected = select_device(device);
             eprintln!("device: {}", selected.description);
             let (generator, config) = load_generator(&weights, &selected.device)?;
@@ -365,6 +381,8 @@ fn main() -> Result<()> {
                 seed,
                 shake: ShakeOptions::default(),
                 limit,
+                seam_check,
+                write_images,
             };
             let bar = indicatif::ProgressBar::new(0);
             let results = eval::evaluate(&generator, &selected.device, &source, &options, |done, total| {

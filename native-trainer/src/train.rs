@@ -37,7 +37,7 @@ pub struct TrainOptions {
     #[config(default = "String::from(\"train\")")]
     pub split: String,
     /// The generator to train.
-    #[config(default = "GeneratorConfig::compact()")]
+    #[config(default = "GeneratorConfig::compact_residual()")]
     pub generator: GeneratorConfig,
     /// The critic.
     #[config(default = "CriticConfig::patch()")]
@@ -54,6 +54,10 @@ pub struct TrainOptions {
     /// Random horizontal flips.
     #[config(default = true)]
     pub flip: bool,
+    /// Photos are scaled down to this longest side before cropping (`None` or 0: never), as
+    /// `eval` does by default.
+    #[config(default = "Some(1280)")]
+    pub max_side: Option<u32>,
     /// Largest noise added to synthetic blur (σ in [0, 1] units).
     #[config(default = 0.01)]
     pub max_noise: f64,
@@ -463,15 +467,8 @@ pub fn run(
             o.critic.architecture
         );
     }
-    let dataset = Arc::new(Dataset {
-        source,
-        options: SampleOptions {
-            crop: o.crop,
-            flip: o.flip,
-            shake: o.shake(),
-        },
-        seed: o.seed,
-    });
+    let options = SampleOptions { crop: o.crop, flip: o.flip, shake: o.shake(), max_side: o.max_side };
+    let dataset = Arc::new(Dataset::new(source, options, o.seed));
     let mut loader = Loader::new(dataset, o.batch, trainer.step, o.workers);
     let mut log = std::fs::OpenOptions::new()
         .create(true)

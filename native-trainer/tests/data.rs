@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use native_trainer::data::camera_shake::{ShakeOptions, random_psf, rasterise, trajectory};
 use native_trainer::data::layout::{Layout, LayoutError, Source, discover, pair_folders};
-use native_trainer::data::loader::{Dataset, Loader, SampleOptions, make_batch};
+use deblurgan::convert::region_to_planar;
+use native_trainer::data::loader::{Dataset, Loader, SampleOptions, limit_side, make_batch, read_rgb};
 use native_trainer::rng::Rng;
 
 #[test]
@@ -86,11 +87,11 @@ fn every_layout_loads_and_a_mismatched_pair_is_reported() {
 fn batches_are_deterministic_whatever_the_threads_and_the_start() {
     let dir = common::scratch("loader");
     let photos = common::write_sharp(&dir, 3, 40);
-    let dataset = Arc::new(Dataset {
-        source: Source::Sharp(photos),
-        options: SampleOptions { crop: 32, flip: true, shake: ShakeOptions { canvas: 16, max_length: 12.0, ..ShakeOptions::default() } },
-        seed: 7,
-    });
+    let dataset = Arc::new(Dataset::new(
+        Source::Sharp(photos),
+        SampleOptions { crop: 32, flip: true, shake: ShakeOptions { canvas: 16, max_length: 12.0, ..ShakeOptions::default() }, max_side: None },
+        7,
+    ));
     let mut one = Loader::new(dataset.clone(), 2, 0, 1);
     let sequential: Vec<_> = (0..5).map(|_| one.next_batch().unwrap()).collect();
     let mut many = Loader::new(dataset.clone(), 2, 0, 3);
@@ -107,4 +108,23 @@ fn batches_are_deterministic_whatever_the_threads_and_the_start() {
     let mut seen: Vec<usize> = (0..3).map(|i| dataset.image_of(3 + i)).collect();
     seen.sort();
     assert_eq!(seen, [0, 1, 2]);
+}
+
+#[test]
+fn photos_are_scaled_down_to_max_side_before_cropping() {
+    // 80×80 photos, max side 32, crops of 32: every crop is the whole scaled photo (as eval's
+    // full-resolution pass sees it), whatever the random corner.
+    let dir = common::scratch("max-side");
+    let photos = common::write_sharp(&dir, 2, 80);
+    let scaled = limit_side(read_rgb(&photos[0]).unwrap(), Some(32));
+    assert_eq!(scaled.dimensions(), (32, 32));
+    let options = |max_side| SampleOptions { crop: 32, flip: false, shake: ShakeOptions::default(), max_side };
+    let dataset = Dataset::new(Source::Sharp(photos.clone()), options(Some(32)), 3);
+    let expected = region_to_planar(&scaled, 0, 0, 32, 32);
+    for _ in 0..2 {
+        // Twice: the second read comes from the cache and must be the same image.
+        assert_eq!(dataset.make(0, &mut Rng::new(5)).unwrap().sharp, expected);
+    }
+    let unscaled = Dataset::new(Source::Sharp(photos), options(None), 3);
+    assert_ne!(unscaled.make(0, &mut Rng::new(5)).unwrap().sharp, expected);
 }

@@ -54,11 +54,11 @@ fn the_notes_dense_sigmoid_critic_trains() {
         .with_batch(2)
         .with_kernel_size(9)
         .with_trajectory_length(6.0);
-    let dataset = Dataset {
-        source: Source::Sharp(photos),
-        options: SampleOptions { crop: 32, flip: true, shake: options.shake() },
-        seed: 0,
-    };
+    let dataset = Dataset::new(
+        Source::Sharp(photos),
+        SampleOptions { crop: 32, flip: true, shake: options.shake(), max_side: None },
+        0,
+    );
     let batch = make_batch(&dataset, 0, 2).unwrap();
     let mut trainer = Trainer::new(options, &Device::flex()).unwrap();
     for _ in 0..2 {

@@ -53,11 +53,11 @@ fn a_few_steps_lower_the_loss_on_a_fixed_batch() {
     let dir = common::scratch("fixed-batch");
     let photos = common::write_sharp(&dir.join("photos"), 2, 48);
     let options = tiny_options(&dir.join("photos")).with_lr(2e-3).with_steps(1000);
-    let dataset = Dataset {
-        source: Source::Sharp(photos),
-        options: SampleOptions { crop: 32, flip: true, shake: options.shake() },
-        seed: 0,
-    };
+    let dataset = Dataset::new(
+        Source::Sharp(photos),
+        SampleOptions { crop: 32, flip: true, shake: options.shake(), max_side: None },
+        0,
+    );
     let batch = make_batch(&dataset, 0, 2).unwrap();
     let mut trainer = Trainer::new(options, &Device::flex()).unwrap();
     let first = trainer.step(&batch);

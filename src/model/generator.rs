@@ -3,6 +3,7 @@
 
 use burn::config::Config;
 use burn::module::Module;
+use burn::nn::Initializer;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor};
@@ -19,6 +20,12 @@ pub enum GeneratorVariant {
     /// The official PyTorch DeblurGAN: InstanceNorm without affine parameters, transposed-conv
     /// upsampling, output `clamp(input + tanh, -1, 1)`.
     Official,
+    /// The Keras layers (BatchNorm, nearest-neighbour upsampling + conv) with the official
+    /// residual output `clamp(input + tanh, -1, 1)`, and a last convolution that starts at zero:
+    /// an untrained generator returns its input, and training only has to learn the correction.
+    /// BatchNorm's running statistics make each tile's output independent of the tile's
+    /// content elsewhere, so tiles meet without seams. The bundled weights use it.
+    Residual,
 }
 
 /// Configuration of the [`Generator`].
@@ -86,10 +93,16 @@ impl GeneratorConfig {
         Self::new().with_base_channels(32).with_blocks(6)
     }
 
+    /// The compact configuration with the residual output ([`GeneratorVariant::Residual`]): the
+    /// bundled weights' configuration.
+    pub fn compact_residual() -> Self {
+        Self::compact().with_variant(GeneratorVariant::Residual)
+    }
+
     /// The normalisation layer this variant uses.
     pub fn norm(&self) -> NormKind {
         match self.variant {
-            GeneratorVariant::Keras => NormKind::Batch,
+            GeneratorVariant::Keras | GeneratorVariant::Residual => NormKind::Batch,
             GeneratorVariant::Official => NormKind::Instance,
         }
     }
@@ -99,8 +112,14 @@ impl GeneratorConfig {
         let c = self.base_channels;
         let norm = self.norm();
         let upsample = |channels: [usize; 2]| match self.variant {
-            GeneratorVariant::Keras => Upsample::nearest(channels, norm, device),
+            GeneratorVariant::Keras | GeneratorVariant::Residual => Upsample::nearest(channels, norm, device),
             GeneratorVariant::Official => Upsample::transposed(channels, norm, device),
+        };
+        let head = Conv2dConfig::new([c, 3], [7, 7]);
+        let head = match self.variant {
+            // Zero weights and bias: the residual is tanh(0) = 0, the output the input.
+            GeneratorVariant::Residual => head.with_initializer(Initializer::Zeros),
+            GeneratorVariant::Keras | GeneratorVariant::Official => head,
         };
         let block = ResnetBlockConfig::new(4 * c, norm).with_dropout(self.dropout);
         Generator {
@@ -110,7 +129,7 @@ impl GeneratorConfig {
             blocks: (0..self.blocks).map(|_| block.init(device)).collect(),
             up1: upsample([4 * c, 2 * c]),
             up2: upsample([2 * c, c]),
-            head: Conv2dConfig::new([c, 3], [7, 7]).init(device),
+            head: head.init(device),
             variant: self.variant,
         }
     }
@@ -130,7 +149,7 @@ impl Generator {
         let residual = tanh(self.head.forward(reflect_pad(x, 3)));
         match self.variant {
             GeneratorVariant::Keras => (residual + input) / 2.0,
-            GeneratorVariant::Official => (residual + input).clamp(-1.0, 1.0),
+            GeneratorVariant::Official | GeneratorVariant::Residual => (residual + input).clamp(-1.0, 1.0),
         }
     }
 

@@ -5,9 +5,9 @@
 //! comes from `(seed, epoch)`, the crop, flip and blur from `(seed, index)`. Worker scheduling
 //! therefore never changes a batch, and resuming at step `s` only needs `s`.
 
-use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
@@ -17,6 +17,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use deblurgan::convert::region_to_planar;
 use deblurgan::photo::Photo;
 use image::RgbImage;
+use image::imageops::FilterType;
 
 use super::camera_shake::{ShakeOptions, add_noise, blur_valid, random_psf};
 use super::layout::Source;
@@ -31,6 +32,9 @@ pub struct SampleOptions {
     pub flip: bool,
     /// The synthetic blur for sharp-only data.
     pub shake: ShakeOptions,
+    /// Photos are scaled down to this longest side before cropping (`None` or 0: as they are),
+    /// as `eval` does, so that a blur of n pixels means the same on both sides.
+    pub max_side: Option<u32>,
 }
 
 /// A blurred/sharp training pair, planar `[3, crop, crop]` in [-1, 1].
@@ -75,6 +79,24 @@ pub fn read_rgb(path: &Path) -> Result<RgbImage> {
     Ok(photo.rgb)
 }
 
+/// Scales `image` down so that its longer side is at most `max_side` (never up; `None` or 0:
+/// unchanged).
+pub fn limit_side(image: RgbImage, max_side: Option<u32>) -> RgbImage {
+    match max_side {
+        Some(max) if max > 0 && image.width().max(image.height()) > max => {
+            let scale = max as f64 / image.width().max(image.height()) as f64;
+            let w = ((image.width() as f64 * scale).round() as u32).max(1);
+            let h = ((image.height() as f64 * scale).round() as u32).max(1);
+            image::imageops::resize(&image, w, h, FilterType::Triangle)
+        }
+        _ => image,
+    }
+}
+
+/// Decoded (and scaled) photos kept in memory up to this many bytes: decoding a 16-megapixel
+/// JPEG for every crop would cost more than the training step on a CPU.
+const CACHE_BYTES: usize = 4 << 30;
+
 fn flip_planar(values: &mut [f32], side: usize) {
     for row in values.chunks_mut(side) {
         row.reverse();
@@ -89,9 +111,31 @@ pub struct Dataset {
     pub options: SampleOptions,
     /// The seed every random choice derives from.
     pub seed: u64,
+    /// Decoded images (after `max_side`), by path, and their total size in bytes.
+    cache: Mutex<(HashMap<PathBuf, Arc<RgbImage>>, usize)>,
 }
 
 impl Dataset {
+    /// A data set sampled with `options` and random choices drawn from `seed`.
+    pub fn new(source: Source, options: SampleOptions, seed: u64) -> Self {
+        Self { source, options, seed, cache: Mutex::new((HashMap::new(), 0)) }
+    }
+
+    /// The image at `path`, decoded and scaled to `max_side` (once while the cache has room).
+    fn image(&self, path: &Path) -> Result<Arc<RgbImage>> {
+        if let Some(image) = self.cache.lock().expect("cache lock").0.get(path) {
+            return Ok(image.clone());
+        }
+        let image = Arc::new(limit_side(read_rgb(path)?, self.options.max_side));
+        let mut cache = self.cache.lock().expect("cache lock");
+        let bytes = image.as_raw().len();
+        if cache.1 + bytes <= CACHE_BYTES && !cache.0.contains_key(path) {
+            cache.0.insert(path.to_path_buf(), image.clone());
+            cache.1 += bytes;
+        }
+        Ok(image)
+    }
+
     /// Number of images.
     pub fn len(&self) -> usize {
         self.source.len()
@@ -122,8 +166,8 @@ impl Dataset {
         let (mut blurred, mut sharp) = match &self.source {
             Source::Pairs(pairs) => {
                 let pair = &pairs[image];
-                let sharp = read_rgb(&pair.sharp)?;
-                let blurred = read_rgb(&pair.blurred)?;
+                let sharp = self.image(&pair.sharp)?;
+                let blurred = self.image(&pair.blurred)?;
                 anyhow::ensure!(
                     sharp.dimensions() == blurred.dimensions(),
                     "{} is {:?} but {} is {:?}",
@@ -139,7 +183,7 @@ impl Dataset {
                 )
             }
             Source::Sharp(photos) => {
-                let sharp = read_rgb(&photos[image])?;
+                let sharp = self.image(&photos[image])?;
                 let (x, y) = crop_corner(&sharp, crop, rng);
                 let (blurred, _) = shake(&sharp, x, y, crop, crop, &self.options.shake, rng);
                 (blurred, region_to_planar(&sharp, x, y, crop, crop))
