@@ -64,7 +64,8 @@ struct TrainArgs {
     #[arg(short, long)]
     output: PathBuf,
     /// Continue the newest checkpoint in the run folder (its options are used; --steps may
-    /// extend the run).
+    /// extend the run, --data/--sharp/--blurred say where the same images are now, --workers
+    /// sets the loader threads).
     #[arg(long)]
     resume: bool,
     /// Data set root: GOPRO_Large, a Keras A/B folder, or a folder of sharp photos.
@@ -154,9 +155,9 @@ struct TrainArgs {
     /// Seed of every random choice.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Data loading threads.
-    #[arg(long, default_value_t = 4)]
-    workers: usize,
+    /// Data loading threads (default 4).
+    #[arg(long)]
+    workers: Option<usize>,
     /// Log a line to log.jsonl every N steps.
     #[arg(long, default_value_t = 10)]
     log_every: usize,
@@ -214,7 +215,7 @@ impl TrainArgs {
             .with_content_weight(self.content_weight)
             .with_vgg(self.vgg.clone())
             .with_seed(self.seed)
-            .with_workers(self.workers)
+            .with_workers(self.workers.unwrap_or(4))
             .with_log_every(self.log_every)
             .with_sample_every(self.sample_every)
             .with_checkpoint_every(self.checkpoint_every)
@@ -353,7 +354,13 @@ fn main() -> Result<()> {
             let selected = select_device(args.device);
             eprintln!("device: {}", selected.description);
             train::install_interrupt_handler();
-            let control = RunControl { steps: args.steps, ..RunControl::default() };
+            let moved = args.data.is_some() || args.blurred.is_some() || args.sharp.is_some();
+            let control = RunControl {
+                steps: args.steps,
+                data: moved.then(|| (args.data.clone(), args.blurred.clone(), args.sharp.clone())),
+                workers: args.workers,
+                ..RunControl::default()
+            };
             let (outcome, trainer) = train::run(args.options(), &args.output, &selected.device, args.resume, control)?;
             let final_weights = args.output.join("generator.bpk");
             weights::save_to_file(&trainer.generator.valid(), &trainer.options.generator, &final_weights, Precision::F32)?;

@@ -425,6 +425,11 @@ pub struct RunControl {
     pub quiet: bool,
     /// On resume, the new total of steps (to extend a run); `None` keeps the saved one.
     pub steps: Option<usize>,
+    /// On resume, where the data set is now (`data`, `blurred`, `sharp`, as in
+    /// [`TrainOptions`]): the same images on another machine; `None` keeps the saved paths.
+    pub data: Option<(Option<PathBuf>, Option<PathBuf>, Option<PathBuf>)>,
+    /// On resume, a new number of data loading threads (another machine's cores).
+    pub workers: Option<usize>,
 }
 
 /// Trains into the run folder `run` (a fresh run with `options`, or, when `resume`, the
@@ -443,6 +448,12 @@ pub fn run(
         let mut trainer = Trainer::load_checkpoint(&dir, device)?;
         if let Some(steps) = control.steps {
             trainer.options.steps = steps.max(trainer.step);
+        }
+        if let Some((data, blurred, sharp)) = control.data.clone() {
+            (trainer.options.data, trainer.options.blurred, trainer.options.sharp) = (data, blurred, sharp);
+        }
+        if let Some(workers) = control.workers {
+            trainer.options.workers = workers;
         }
         eprintln!("resuming {} at step {}", dir.display(), trainer.step);
         trainer

@@ -50,7 +50,11 @@ fn train_is_interrupted_resumed_evaluated_and_exported() {
     assert!(stderr.contains("--resume"), "{stderr}");
     let (stopped_at, _) = native_trainer::checkpoint::latest(&run).unwrap().unwrap();
     assert!(stopped_at >= 2);
-    // Resume to a few steps more.
+    // Resume to a few steps more, with the photos moved (as on another machine): --sharp says
+    // where they are now.
+    let moved = dir.join("photos-elsewhere");
+    std::fs::rename(&photos, &moved).unwrap();
+    let photos = moved;
     let target = stopped_at + 3;
     let mut args = train_args(&photos, &run, target);
     args.push("--resume".into());
