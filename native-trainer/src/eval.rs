@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use burn::tensor::Device;
 use deblurgan::TileOptions;
 use deblurgan::convert::planar_to_image;
@@ -181,6 +181,9 @@ pub fn evaluate(
     let deblur = |image: &RgbImage, tiles: TileOptions| -> Result<RgbImage> {
         pollster::block_on(deblur_rgb(generator, device, image, tiles, |_| true)).map_err(|e| anyhow::anyhow!("{e}"))
     };
+    if let Some(folder) = &options.write_images {
+        std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;
+    }
     for index in 0..count {
         let (blurred, sharp) = full_pair(source, index, options)?;
         let name = image_name(source, index);
@@ -194,7 +197,6 @@ pub fn evaluate(
             let deblurred = deblur(&blurred, options.tiles)?;
             if let Some(folder) = &options.write_images {
                 let stem = std::path::Path::new(&name).file_stem().map_or(name.clone(), |s| s.to_string_lossy().into_owned());
-                std::fs::create_dir_all(folder)?;
                 for (suffix, image) in [("sharp", &sharp), ("blurred", &blurred), ("deblurred", &deblurred)] {
                     let path = folder.join(format!("{stem}-{suffix}.png"));
                     image.save(&path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;

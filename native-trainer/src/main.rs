@@ -189,7 +189,7 @@ impl TrainArgs {
         }
         .with_base_channels(self.critic_channels)
         .with_sigmoid(self.critic_sigmoid);
-        TrainOptions::new()
+        let options = TrainOptions::new()
             .with_data(self.data.clone())
             .with_blurred(self.blurred.clone())
             .with_sharp(self.sharp.clone())
@@ -215,11 +215,15 @@ impl TrainArgs {
             .with_content_weight(self.content_weight)
             .with_vgg(self.vgg.clone())
             .with_seed(self.seed)
-            .with_workers(self.workers.unwrap_or(4))
             .with_log_every(self.log_every)
             .with_sample_every(self.sample_every)
             .with_checkpoint_every(self.checkpoint_every)
-            .with_keep(self.keep)
+            .with_keep(self.keep);
+        // Without --workers, the options' own default.
+        match self.workers {
+            Some(workers) => options.with_workers(workers),
+            None => options,
+        }
     }
 }
 

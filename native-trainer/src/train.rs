@@ -440,7 +440,7 @@ pub fn run(
     run: &Path,
     device: &Device,
     resume: bool,
-    control: RunControl,
+    mut control: RunControl,
 ) -> Result<(Outcome, Trainer)> {
     let mut trainer = if resume {
         let (_, dir) = checkpoint::latest(run)?
@@ -449,7 +449,7 @@ pub fn run(
         if let Some(steps) = control.steps {
             trainer.options.steps = steps.max(trainer.step);
         }
-        if let Some((data, blurred, sharp)) = control.data.clone() {
+        if let Some((data, blurred, sharp)) = control.data.take() {
             (trainer.options.data, trainer.options.blurred, trainer.options.sharp) = (data, blurred, sharp);
         }
         if let Some(workers) = control.workers {

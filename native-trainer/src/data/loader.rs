@@ -93,8 +93,8 @@ pub fn limit_side(image: RgbImage, max_side: Option<u32>) -> RgbImage {
     }
 }
 
-/// Decoded (and scaled) photos kept in memory up to this many bytes: decoding a 16-megapixel
-/// JPEG for every crop would cost more than the training step on a CPU.
+/// Decoded (and scaled) photos kept in memory up to this many bytes, so that a photo is decoded
+/// and scaled once rather than for every crop taken from it.
 const CACHE_BYTES: usize = 4 << 30;
 
 fn flip_planar(values: &mut [f32], side: usize) {
