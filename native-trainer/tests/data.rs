@@ -4,10 +4,12 @@ mod common;
 
 use std::sync::Arc;
 
-use native_trainer::data::camera_shake::{ShakeOptions, random_psf, rasterise, trajectory};
+use native_trainer::data::camera_shake::{
+    Psf, ShakeOptions, blur_valid, centre_tap, centroid, exposed, psf_centroid, random_psf, rasterise, trajectory,
+};
 use native_trainer::data::layout::{Layout, LayoutError, Source, discover, pair_folders};
 use deblurgan::convert::region_to_planar;
-use native_trainer::data::loader::{Dataset, Loader, SampleOptions, limit_side, make_batch, read_rgb};
+use native_trainer::data::loader::{Dataset, Loader, SampleOptions, limit_side, make_batch, read_rgb, shake};
 use native_trainer::rng::Rng;
 
 #[test]
@@ -89,7 +91,7 @@ fn batches_are_deterministic_whatever_the_threads_and_the_start() {
     let photos = common::write_sharp(&dir, 3, 40);
     let dataset = Arc::new(Dataset::new(
         Source::Sharp(photos),
-        SampleOptions { crop: 32, flip: true, shake: ShakeOptions { canvas: 16, max_length: 12.0, ..ShakeOptions::default() }, max_side: None },
+        SampleOptions { crop: 32, flip: true, shake: ShakeOptions { canvas: 16, max_length: 12.0, ..ShakeOptions::default() }, second_shake: None, max_side: None },
         7,
     ));
     let mut one = Loader::new(dataset.clone(), 2, 0, 1);
@@ -118,7 +120,7 @@ fn photos_are_scaled_down_to_max_side_before_cropping() {
     let photos = common::write_sharp(&dir, 2, 80);
     let scaled = limit_side(read_rgb(&photos[0]).unwrap(), Some(32));
     assert_eq!(scaled.dimensions(), (32, 32));
-    let options = |max_side| SampleOptions { crop: 32, flip: false, shake: ShakeOptions::default(), max_side };
+    let options = |max_side| SampleOptions { crop: 32, flip: false, shake: ShakeOptions::default(), second_shake: None, max_side };
     let dataset = Dataset::new(Source::Sharp(photos.clone()), options(Some(32)), 3);
     let expected = region_to_planar(&scaled, 0, 0, 32, 32);
     for _ in 0..2 {
@@ -127,4 +129,137 @@ fn photos_are_scaled_down_to_max_side_before_cropping() {
     }
     let unscaled = Dataset::new(Source::Sharp(photos), options(None), 3);
     assert_ne!(unscaled.make(0, &mut Rng::new(5)).unwrap().sharp, expected);
+}
+
+#[test]
+fn every_kernel_is_centred_on_the_tap_that_does_not_move_the_image() {
+    // 1000 kernels of each exposure, for the strong and the moderate shake: the weights' centroid
+    // is the centre tap (the exposed part of the path is what counts, not the whole path).
+    for base in [ShakeOptions::default(), ShakeOptions::moderate()] {
+        let tap = centre_tap(base.canvas) as f64;
+        for &exposure in &ShakeOptions::default().exposures {
+            let options = ShakeOptions { exposures: vec![exposure], ..base.clone() };
+            let mut rng = Rng::new(11);
+            for n in 0..1000 {
+                let psf = random_psf(&options, &mut rng);
+                let (x, y) = psf_centroid(&psf);
+                assert!(
+                    (x - tap).abs() < 0.05 && (y - tap).abs() < 0.05,
+                    "canvas {}, exposure {exposure}, kernel {n}: centroid ({x:.3}, {y:.3}), tap {tap}",
+                    base.canvas
+                );
+                let total: f64 = psf.weights.iter().map(|&w| w as f64).sum();
+                assert!((total - 1.0).abs() < 1e-4, "no weight fell off the canvas: sum {total}");
+            }
+        }
+    }
+    // What centring fixes: a short exposure is a short piece of a long path, far from where the
+    // whole path's centre lies.
+    let options = ShakeOptions::default();
+    let far = (0..20).any(|seed| {
+        let path = trajectory(&options, &mut Rng::new(seed));
+        let (short, whole) = (centroid(exposed(&path, 0.01)), centroid(&path));
+        (short.0 - whole.0).hypot(short.1 - whole.1) > 5.0
+    });
+    assert!(far, "some short exposure lies more than 5 px from its path's centre");
+}
+
+#[test]
+fn the_centre_tap_kernel_is_the_identity() {
+    for size in [3, 4, 31, 32, 64, 65] {
+        let mut weights = vec![0.0f32; size * size];
+        weights[centre_tap(size) * size + centre_tap(size)] = 1.0;
+        let psf = Psf { size, weights };
+        let image = common::texture(24, 20, 2);
+        // `shake`'s margins: the kernel's reach before and after the window.
+        let before = (size - 1 - centre_tap(size)) as i64;
+        let region = region_to_planar(&image, -before, -before, 24 + size - 1, 20 + size - 1);
+        let blurred = blur_valid(&region, 24, 20, &psf);
+        assert_eq!(blurred, region_to_planar(&image, 0, 0, 24, 20), "size {size}");
+    }
+}
+
+/// Grey levels of a planar `[3, height, width]` image.
+fn grey(planar: &[f32], plane: usize) -> Vec<f64> {
+    (0..plane)
+        .map(|i| (planar[i] + planar[plane + i] + planar[2 * plane + i]) as f64 / 3.0)
+        .collect()
+}
+
+/// The shift `(dx, dy)`, each within `±reach`, that best aligns a `side`² blurred crop taken at
+/// `(x, y)` with the sharp photo (least mean squared grey difference): the displacement a
+/// network would have to learn. For a blur that does not move the image it is `(0, 0)`.
+fn best_alignment(photo: &image::RgbImage, blurred: &[f32], x: i64, y: i64, side: usize, reach: i64) -> (i64, i64) {
+    let blurred = grey(blurred, side * side);
+    let wide = side + 2 * reach as usize;
+    let sharp = grey(&region_to_planar(photo, x - reach, y - reach, wide, wide), wide * wide);
+    let mut best = ((0, 0), f64::MAX);
+    for dy in -reach..=reach {
+        for dx in -reach..=reach {
+            let mut error = 0.0;
+            for row in 0..side {
+                let from = (row as i64 + reach - dy) as usize * wide + (reach - dx) as usize;
+                for (b, s) in blurred[row * side..(row + 1) * side].iter().zip(&sharp[from..from + side]) {
+                    error += (b - s) * (b - s);
+                }
+            }
+            if error < best.1 {
+                best = ((dx, dy), error);
+            }
+        }
+    }
+    best.0
+}
+
+#[test]
+fn a_blurred_crop_lines_up_with_its_sharp_crop() {
+    // A point of light blurred by `shake` (margins, mirroring and all): the blurred light's
+    // centre of mass stays on the point, for every kernel of either shake and every exposure.
+    let mut dark = image::RgbImage::new(200, 200);
+    dark.put_pixel(100, 100, image::Rgb([255, 255, 255]));
+    let side = 128;
+    for (name, base) in [("strong", ShakeOptions::default()), ("moderate", ShakeOptions::moderate())] {
+        for &exposure in &ShakeOptions::default().exposures {
+            let options = ShakeOptions { max_noise: 0.0, exposures: vec![exposure], ..base.clone() };
+            let mut rng = Rng::new(8);
+            for n in 0..20 {
+                let (blurred, _) = shake(&dark, 36, 36, side, side, &options, &mut rng);
+                let light = grey(&blurred, side * side);
+                let (mut x, mut y, mut total) = (0.0, 0.0, 0.0);
+                for (at, value) in light.iter().enumerate() {
+                    let weight = value + 1.0; // black is −1
+                    x += weight * (at % side) as f64;
+                    y += weight * (at / side) as f64;
+                    total += weight;
+                }
+                let (x, y) = (x / total, y / total);
+                assert!(
+                    (x - 64.0).abs() < 0.05 && (y - 64.0).abs() < 0.05,
+                    "{name} shake, exposure {exposure}, kernel {n}: the point moved to ({x:.3}, {y:.3})"
+                );
+            }
+        }
+    }
+    // On a photo, a short exposure (a dot or a short stroke, which used to land anywhere on the
+    // path's canvas, up to 30 px off) is best aligned with its sharp crop where it is. The
+    // measurement sees a shift where there is one: a single weight 5 px right of and 4 px below
+    // the centre tap moves the image by (5, 4).
+    let photo = read_rgb(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/photo.jpg"))).unwrap();
+    let side = 96;
+    let mut weights = vec![0.0f32; 16 * 16];
+    weights[12 * 16 + 13] = 1.0;
+    let off_centre = Psf { size: 16, weights };
+    let (x, y) = (300, 200);
+    let region = region_to_planar(&photo, x - 7, y - 7, side + 15, side + 15);
+    let moved = blur_valid(&region, side, side, &off_centre);
+    assert_eq!(best_alignment(&photo, &moved, x, y, side, 12), (5, 4));
+    for (name, base) in [("strong", ShakeOptions::default()), ("moderate", ShakeOptions::moderate())] {
+        let options = ShakeOptions { max_noise: 0.0, exposures: vec![0.01, 0.1], ..base };
+        let mut rng = Rng::new(21);
+        for n in 0..12 {
+            let (x, y) = (40 + 150 * (n % 6) as i64, 60 + 400 * (n / 6) as i64);
+            let (blurred, _) = shake(&photo, x, y, side, side, &options, &mut rng);
+            assert_eq!(best_alignment(&photo, &blurred, x, y, side, 12), (0, 0), "{name} shake, crop {n} at ({x}, {y})");
+        }
+    }
 }

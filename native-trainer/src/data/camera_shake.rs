@@ -5,8 +5,11 @@
 //!    `iterations` steps its velocity gets a Gaussian random push, a centripetal pull back to the
 //!    start, and rarely an impulsive "big shake" that turns it around;
 //! 2. a **PSF**: the trajectory up to an exposure fraction (1/100, 1/10, 1/2 or 1 of the path) is
-//!    rasterised sub-pixel with bilinear (triangle) weights onto a `canvas`×`canvas` kernel, which
-//!    is normalised to sum 1;
+//!    moved so that its centroid falls on the kernel's centre tap ([`centre_tap`], the tap that
+//!    leaves an image where it is), then rasterised sub-pixel with bilinear (triangle) weights onto
+//!    a `canvas`×`canvas` kernel, which is normalised to sum 1. Bilinear weights keep the centroid,
+//!    so the blurred image is not displaced from its sharp image: a network can learn to undo
+//!    blur, never a random shift;
 //! 3. the sharp image is convolved with the PSF, and mild Gaussian noise is added.
 
 use crate::rng::Rng;
@@ -20,6 +23,9 @@ pub struct ShakeOptions {
     pub iterations: usize,
     /// Length of the whole trajectory, in pixels (the official code uses 60 on a 64 canvas).
     pub max_length: f64,
+    /// Shortest trajectory: each trajectory's length is drawn uniformly from
+    /// `[min_length, max_length]` (equal: always `max_length`, as the official code does).
+    pub min_length: f64,
     /// Exposure fractions: one is picked per kernel.
     pub exposures: Vec<f64>,
     /// Candidate "exposure" (shake intensity) parameters, one picked per trajectory.
@@ -34,9 +40,25 @@ impl Default for ShakeOptions {
             canvas: 64,
             iterations: 2000,
             max_length: 60.0,
+            min_length: 60.0,
             exposures: vec![0.01, 0.1, 0.5, 1.0],
             expl: vec![0.003, 0.001, 0.00003, 0.0001, 0.0003, 0.0005],
             max_noise: 0.01,
+        }
+    }
+}
+
+impl ShakeOptions {
+    /// Moderate handheld shake: whole paths (no short exposures) of 5 to 25 pixels on a 32-pixel
+    /// kernel, what photos taken by hand at about 1280 pixels mostly show. The default is the
+    /// official DeblurGAN's strong shake (60-pixel paths, four exposures).
+    pub fn moderate() -> Self {
+        Self {
+            canvas: 32,
+            max_length: 25.0,
+            min_length: 5.0,
+            exposures: vec![1.0],
+            ..Self::default()
         }
     }
 }
@@ -58,7 +80,12 @@ pub fn trajectory(options: &ShakeOptions, rng: &mut Rng) -> Vec<(f64, f64)> {
     let prob_big_shake = 0.2 * rng.uniform();
     let gaussian_shake = 10.0 * rng.uniform();
     let angle = 2.0 * std::f64::consts::PI * rng.uniform();
-    let step = options.max_length / (n - 1) as f64;
+    let length = if options.min_length < options.max_length {
+        options.min_length + (options.max_length - options.min_length) * rng.uniform()
+    } else {
+        options.max_length
+    };
+    let step = length / (n - 1) as f64;
     let mut v = (angle.cos() * step, angle.sin() * step);
     let mut points = vec![(0.0f64, 0.0f64); n];
     for t in 0..n - 1 {
@@ -95,11 +122,54 @@ pub fn trajectory(options: &ShakeOptions, rng: &mut Rng) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Rasterises the first `exposure` fraction of a trajectory into a normalised kernel.
+/// The tap of a `size`×`size` kernel that leaves an image in place: a kernel whose only weight
+/// is at `(centre_tap, centre_tap)` (row, column) is the identity for [`blur_valid`] with the
+/// margins the loader gives (`size - 1 - centre_tap` before the window, `centre_tap` after).
+pub fn centre_tap(size: usize) -> usize {
+    size / 2
+}
+
+/// The first `exposure` fraction of a trajectory (at least one point).
+pub fn exposed(points: &[(f64, f64)], exposure: f64) -> &[(f64, f64)] {
+    let last = ((exposure * points.len() as f64).ceil() as usize).clamp(1, points.len());
+    &points[..last]
+}
+
+/// The centroid (mean point) of a path.
+pub fn centroid(points: &[(f64, f64)]) -> (f64, f64) {
+    let n = points.len().max(1) as f64;
+    let (x, y) = points.iter().fold((0.0, 0.0), |(a, b), &(x, y)| (a + x, b + y));
+    (x / n, y / n)
+}
+
+/// Moves `points` so that their centroid lies on the [`centre_tap`] of a `canvas`-sided kernel,
+/// scaling the path about its centroid where it would otherwise leave `[0, canvas - 1)²`: every
+/// bilinear weight then lands inside the kernel, and the kernel's centroid is the centre tap.
+pub fn centre_on_tap(points: &[(f64, f64)], canvas: usize) -> Vec<(f64, f64)> {
+    let (cx, cy) = centroid(points);
+    let tap = centre_tap(canvas) as f64;
+    // Room on each side of the tap: [0, tap] before it, [tap, canvas - 1) after it.
+    let (before, after) = (tap, canvas as f64 - 1.0 - tap - 1e-6);
+    let mut scale = 1.0f64;
+    for &(x, y) in points {
+        for d in [x - cx, y - cy] {
+            let room = if d > 0.0 { after } else { before };
+            if d.abs() * scale > room {
+                scale = room / d.abs();
+            }
+        }
+    }
+    points
+        .iter()
+        .map(|&(x, y)| (tap + (x - cx) * scale, tap + (y - cy) * scale))
+        .collect()
+}
+
+/// Rasterises the first `exposure` fraction of a trajectory, where it lies, into a normalised
+/// kernel (bilinear weights: the kernel's centroid is the path's).
 pub fn rasterise(points: &[(f64, f64)], canvas: usize, exposure: f64) -> Psf {
     let mut weights = vec![0.0f64; canvas * canvas];
-    let last = ((exposure * points.len() as f64).ceil() as usize).clamp(1, points.len());
-    for &(x, y) in &points[..last] {
+    for &(x, y) in exposed(points, exposure) {
         let (x0, y0) = (x.floor(), y.floor());
         let (fx, fy) = (x - x0, y - y0);
         for (dy, wy) in [(0, 1.0 - fy), (1, fy)] {
@@ -118,16 +188,29 @@ pub fn rasterise(points: &[(f64, f64)], canvas: usize, exposure: f64) -> Psf {
     }
 }
 
-/// A random camera-shake kernel.
+/// A random camera-shake kernel, centred: its centroid is the [`centre_tap`].
 pub fn random_psf(options: &ShakeOptions, rng: &mut Rng) -> Psf {
     let points = trajectory(options, rng);
     let exposure = options.exposures[rng.below(options.exposures.len())];
-    rasterise(&points, options.canvas, exposure)
+    let centred = centre_on_tap(exposed(&points, exposure), options.canvas);
+    rasterise(&centred, options.canvas, 1.0)
+}
+
+/// The centroid of a kernel's weights, `(x, y)` in taps.
+pub fn psf_centroid(psf: &Psf) -> (f64, f64) {
+    let (mut x, mut y, mut total) = (0.0, 0.0, 0.0);
+    for (at, &w) in psf.weights.iter().enumerate() {
+        let w = w as f64;
+        x += w * (at % psf.size) as f64;
+        y += w * (at / psf.size) as f64;
+        total += w;
+    }
+    (x / total, y / total)
 }
 
 /// Convolves a planar image with a kernel ("valid" region): the input is `[3, height + k - 1,
-/// width + k - 1]` (the output plus a margin of the kernel size `k` less one), the output
-/// `[3, height, width]`. Only the non-zero taps are visited: shake kernels are sparse.
+/// width + k - 1]` (the output plus a margin of the kernel size `k` less one: `k - 1 -`
+/// [`centre_tap`]`(k)` before, `centre_tap(k)` after), the output `[3, height, width]`. Only the non-zero taps are visited: shake kernels are sparse.
 pub fn blur_valid(input: &[f32], width: usize, height: usize, psf: &Psf) -> Vec<f32> {
     let k = psf.size;
     let (in_w, in_h) = (width + k - 1, height + k - 1);
