@@ -114,8 +114,12 @@ impl WeightsFormat {
 
 /// Describes a configuration for error messages: "Keras 64-channel 9-block".
 pub fn describe(config: &GeneratorConfig) -> String {
+    let norm = match config.norm {
+        Some(norm) => format!(" ({norm:?} norm)").replace("None norm", "no norm"),
+        None => String::new(),
+    };
     format!(
-        "{:?} {}-channel {}-block",
+        "{:?} {}-channel {}-block{norm}",
         config.variant, config.base_channels, config.blocks
     )
 }
@@ -153,9 +157,37 @@ pub fn save_to_bytes(
                 store = store.with_to_adapter(HalfPrecisionAdapter::new());
             }
             generator.save_into(&mut store).map_err(|e| save_error(&e))?;
-            store.get_bytes().map_err(|e| save_error(&e))
+            let bytes = store.get_bytes().map_err(|e| save_error(&e))?;
+            Ok(sorted_safetensors_header(bytes))
         }
     }
+}
+
+/// The same safetensors file with the keys of its JSON header in sorted order, so that the same
+/// tensors and metadata always give the same bytes (the metadata comes out of a hash map in a
+/// different order every time, and the page's service worker would see a new file). The header
+/// keeps its length (padded with spaces, as the format allows), so no offset moves; a header
+/// that cannot be read is left as it is.
+fn sorted_safetensors_header(mut bytes: Vec<u8>) -> Vec<u8> {
+    let Some(length) = bytes.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize) else {
+        return bytes;
+    };
+    let Some(header) = bytes.get(8..8 + length) else {
+        return bytes;
+    };
+    // serde_json's maps are sorted by key (no `preserve_order`), at every level.
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(header) else {
+        return bytes;
+    };
+    let Ok(mut sorted) = serde_json::to_vec(&value) else {
+        return bytes;
+    };
+    if sorted.len() > length {
+        return bytes;
+    }
+    sorted.resize(length, b' ');
+    bytes[8..8 + length].copy_from_slice(&sorted);
+    bytes
 }
 
 /// Saves to a file, the format taken from its extension (`.safetensors`, else burnpack). The

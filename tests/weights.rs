@@ -168,3 +168,31 @@ fn a_damaged_configuration_is_reported() {
     let error = weights::load_from_bytes(&damaged, &device()).unwrap_err();
     assert!(matches!(error, WeightsError::BadConfig(_)), "{error}");
 }
+
+#[test]
+fn the_same_weights_give_the_same_bytes() {
+    // The page's service worker hashes the weights: exporting them again must not announce an
+    // update. The safetensors header's metadata comes from a hash map, whose order differs
+    // from one map to the next.
+    let config = GeneratorConfig::compact_residual_plain().with_base_channels(8).with_blocks(2);
+    let generator = config.init(&device());
+    for format in [WeightsFormat::Burnpack, WeightsFormat::Safetensors] {
+        for precision in [Precision::F32, Precision::F16] {
+            let first = weights::save_to_bytes(&generator, &config, format, precision).unwrap();
+            for _ in 0..8 {
+                let again = weights::save_to_bytes(&generator, &config, format, precision).unwrap();
+                assert!(again == first, "{format:?} {precision:?}: two exports differ");
+            }
+            let (loaded, _) = weights::load_from_bytes(&first, &device()).unwrap();
+            assert_eq!(output(&loaded).len(), 3 * 16 * 16);
+        }
+    }
+    // The header stays valid safetensors with its keys in order.
+    let bytes = weights::save_to_bytes(&generator, &config, WeightsFormat::Safetensors, Precision::F16).unwrap();
+    let length = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + length]).unwrap();
+    let metadata = header.find("\"__metadata__\"").unwrap();
+    let config_key = header[metadata..].find(weights::CONFIG_KEY).unwrap();
+    let precision_key = header[metadata..].find(weights::PRECISION_KEY).unwrap();
+    assert_eq!(config_key < precision_key, weights::CONFIG_KEY < weights::PRECISION_KEY, "{header}");
+}
