@@ -3,7 +3,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{Dropout, DropoutConfig, PaddingConfig2d};
+use burn::nn::{Dropout, DropoutConfig, Initializer, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions, PadMode};
@@ -17,6 +17,18 @@ use super::norm::{Norm, NormKind};
 /// - output: `[batch, channels, height + 2 pad, width + 2 pad]`
 pub fn reflect_pad(x: Tensor<4>, pad: usize) -> Tensor<4> {
     x.pad([(pad, pad), (pad, pad)], PadMode::Reflect)
+}
+
+/// How a convolution followed by `norm` and a ReLU starts. Without normalisation, He's
+/// initialisation (normal, gain √2 over the fan-in) keeps the activations' scale through the
+/// ReLUs, where burn's default (PyTorch's, gain 1/√3) shrinks it layer by layer until the
+/// untrained network's correction is far below one grey level; with a normalisation layer the
+/// scale does not matter and the default stays.
+pub fn relu_initializer(norm: NormKind) -> Option<Initializer> {
+    match norm {
+        NormKind::None => Some(Initializer::KaimingNormal { gain: std::f64::consts::SQRT_2, fan_out_only: false }),
+        NormKind::Batch | NormKind::Instance => None,
+    }
 }
 
 /// Convolution, normalisation and ReLU: the stem, the downsampling and the upsampling stages.
@@ -38,10 +50,13 @@ impl ConvNormAct {
         norm: NormKind,
         device: &Device,
     ) -> Self {
-        let conv = Conv2dConfig::new(channels, [kernel, kernel])
+        let mut conv = Conv2dConfig::new(channels, [kernel, kernel])
             .with_stride([stride, stride])
-            .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
-            .init(device);
+            .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding));
+        if let Some(initializer) = relu_initializer(norm) {
+            conv = conv.with_initializer(initializer);
+        }
+        let conv = conv.init(device);
         Self {
             conv,
             norm: norm.init(channels[1], device),
@@ -85,12 +100,18 @@ pub struct ResnetBlock {
 impl ResnetBlockConfig {
     /// Builds the block.
     pub fn init(&self, device: &Device) -> ResnetBlock {
-        let conv = || Conv2dConfig::new([self.channels, self.channels], [3, 3]).init(device);
+        let conv = || Conv2dConfig::new([self.channels, self.channels], [3, 3]);
+        let (conv1, conv2) = match relu_initializer(self.norm) {
+            // Without normalisation the second convolution starts at zero: every block starts as
+            // the identity, so the depth does not change the untrained network's scale.
+            Some(initializer) => (conv().with_initializer(initializer), conv().with_initializer(Initializer::Zeros)),
+            None => (conv(), conv()),
+        };
         ResnetBlock {
-            conv1: conv(),
+            conv1: conv1.init(device),
             norm1: self.norm.init(self.channels, device),
             dropout: DropoutConfig::new(self.dropout).init(),
-            conv2: conv(),
+            conv2: conv2.init(device),
             norm2: self.norm.init(self.channels, device),
         }
     }

@@ -43,6 +43,8 @@ pub struct GeneratorConfig {
     /// Dropout inside the residual blocks, active in training only.
     #[config(default = 0.5)]
     pub dropout: f64,
+    /// The normalisation layers (`None`: the variant's own, see [`GeneratorConfig::norm`]).
+    pub norm: Option<NormKind>,
 }
 
 /// Height and width given to the generator must be multiples of this (two stride-2 stages).
@@ -99,12 +101,20 @@ impl GeneratorConfig {
         Self::compact().with_variant(GeneratorVariant::Residual)
     }
 
-    /// The normalisation layer this variant uses.
+    /// The compact residual generator without normalisation layers and without dropout: it
+    /// computes the same function in training as in inference, so what the training loss
+    /// measures is what the page gets.
+    pub fn compact_residual_plain() -> Self {
+        Self::compact_residual().with_norm(Some(NormKind::None)).with_dropout(0.0)
+    }
+
+    /// The normalisation layer this generator uses: the configured one, else the variant's
+    /// (BatchNorm for Keras and Residual, InstanceNorm for Official).
     pub fn norm(&self) -> NormKind {
-        match self.variant {
+        self.norm.unwrap_or(match self.variant {
             GeneratorVariant::Keras | GeneratorVariant::Residual => NormKind::Batch,
             GeneratorVariant::Official => NormKind::Instance,
-        }
+        })
     }
 
     /// Builds a generator with freshly initialised weights.

@@ -1,9 +1,9 @@
 //! The normalisation layer, chosen by the variant: BatchNorm (the Keras DeblurGAN of the design
-//! notes) or InstanceNorm without affine parameters (the official PyTorch DeblurGAN).
+//! notes), InstanceNorm without affine parameters (the official PyTorch DeblurGAN), or none.
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::nn::{BatchNorm, BatchNormConfig, InstanceNorm, InstanceNormConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Identity, InstanceNorm, InstanceNormConfig};
 use burn::tensor::{Device, Tensor};
 
 /// Which normalisation a network uses.
@@ -13,6 +13,10 @@ pub enum NormKind {
     Batch,
     /// InstanceNorm without affine parameters (per image, per channel statistics).
     Instance,
+    /// No normalisation: the network computes the same function in training and in inference
+    /// (BatchNorm's batch statistics at small batches do not), and a tile's output depends on
+    /// its own pixels only.
+    None,
 }
 
 /// A normalisation layer over `[batch, channels, height, width]`.
@@ -22,6 +26,8 @@ pub enum Norm {
     Batch(BatchNorm),
     /// See [`NormKind::Instance`].
     Instance(InstanceNorm),
+    /// See [`NormKind::None`].
+    None(Identity),
 }
 
 impl NormKind {
@@ -34,6 +40,7 @@ impl NormKind {
                     .with_affine(false)
                     .init(device),
             ),
+            NormKind::None => Norm::None(Identity::new()),
         }
     }
 }
@@ -45,6 +52,7 @@ impl Norm {
         match self {
             Norm::Batch(norm) => norm.forward(x),
             Norm::Instance(norm) => norm.forward(x),
+            Norm::None(identity) => identity.forward(x),
         }
     }
 }
