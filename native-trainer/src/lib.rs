@@ -2,6 +2,7 @@
 //! generator, and the `deblur` command. Everything model- and image-related comes from the
 //! root crate, [`deblurgan`].
 
+pub mod bench;
 pub mod checkpoint;
 pub mod data;
 pub mod device;
@@ -11,6 +12,7 @@ pub use deblurgan::metrics;
 pub mod official;
 pub mod rng;
 pub mod train;
+pub mod validation;
 pub mod vgg;
 
 /// The weights the web page bundles, which the CLI uses when no `--weights` is given.

@@ -14,7 +14,7 @@ use native_trainer::data::camera_shake::ShakeOptions;
 use native_trainer::device::{DeviceChoice, select_device};
 use native_trainer::eval::{self, EvalOptions};
 use native_trainer::train::{self, Outcome, RunControl, TrainOptions};
-use native_trainer::{checkpoint, official};
+use native_trainer::{bench, checkpoint, official};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Train, evaluate, export and import DeblurGAN generators")]
@@ -30,9 +30,12 @@ pub enum Architecture {
     Full,
     /// 32 channels, 6 blocks: fast on CPUs and in browsers (2 M parameters).
     Compact,
-    /// Compact with the residual output (input + correction, starting as the identity): the
-    /// bundled weights.
+    /// Compact with the residual output (input + correction, starting as the identity) and
+    /// BatchNorm.
     CompactResidual,
+    /// Compact residual without normalisation layers or dropout: training and inference compute
+    /// the same function.
+    CompactResidualPlain,
     /// The official PyTorch DeblurGAN: InstanceNorm, transposed convolutions.
     Official,
 }
@@ -43,6 +46,7 @@ impl Architecture {
             Architecture::Full => GeneratorConfig::keras(),
             Architecture::Compact => GeneratorConfig::compact(),
             Architecture::CompactResidual => GeneratorConfig::compact_residual(),
+            Architecture::CompactResidualPlain => GeneratorConfig::compact_residual_plain(),
             Architecture::Official => GeneratorConfig::official(),
         }
     }
@@ -56,6 +60,89 @@ enum CriticChoice {
     /// The design notes' critic: convolutions then dense 1024 and dense 1 (BatchNorm); needs
     /// square crops whose side is a multiple of 16.
     Dense,
+}
+
+/// A named synthetic blur.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ShakePreset {
+    /// The official DeblurGAN's camera shake: 60 px paths on a 64 px kernel, exposures of 1/100,
+    /// 1/10, 1/2 and all of the path.
+    Strong,
+    /// Handheld shake: whole paths of 5 to 25 px on a 32 px kernel.
+    Moderate,
+}
+
+/// The synthetic blur `eval` gives sharp photos.
+#[derive(Args, Debug, Clone)]
+struct BlurArgs {
+    /// Blur preset.
+    #[arg(long, value_enum, default_value = "strong")]
+    shake: ShakePreset,
+    /// Side of the kernels (default: the preset's).
+    #[arg(long = "blur-kernel-size")]
+    kernel_size: Option<usize>,
+    /// Longest path, in pixels (default: the preset's).
+    #[arg(long = "blur-length")]
+    max_length: Option<f64>,
+    /// Shortest path, in pixels (default: the preset's).
+    #[arg(long = "blur-min-length")]
+    min_length: Option<f64>,
+    /// Exposure fractions of the path, one drawn per photo, comma-separated (default: the
+    /// preset's).
+    #[arg(long = "blur-exposures", value_delimiter = ',')]
+    exposures: Option<Vec<f64>>,
+    /// Largest noise σ, in [0, 1] units (default: the preset's, 0.01).
+    #[arg(long = "blur-noise")]
+    max_noise: Option<f64>,
+}
+
+impl BlurArgs {
+    fn shake(&self) -> Result<ShakeOptions> {
+        let mut options = match self.shake {
+            ShakePreset::Strong => ShakeOptions::default(),
+            ShakePreset::Moderate => ShakeOptions::moderate(),
+        };
+        if let Some(canvas) = self.kernel_size {
+            options.canvas = canvas;
+        }
+        if let Some(length) = self.max_length {
+            options.max_length = length;
+            options.min_length = options.min_length.min(length);
+        }
+        if let Some(length) = self.min_length {
+            options.min_length = length;
+        }
+        if let Some(exposures) = &self.exposures {
+            options.exposures = exposures.clone();
+        }
+        if let Some(noise) = self.max_noise {
+            options.max_noise = noise;
+        }
+        if options.canvas < 2 {
+            bail!("--blur-kernel-size must be at least 2");
+        }
+        if !(options.min_length >= 0.0 && options.min_length <= options.max_length) {
+            bail!("--blur-min-length must lie between 0 and --blur-length ({})", options.max_length);
+        }
+        if options.exposures.is_empty() || options.exposures.iter().any(|e| !(*e > 0.0 && *e <= 1.0)) {
+            bail!("--blur-exposures must be fractions in (0, 1]");
+        }
+        if !(0.0..=1.0).contains(&options.max_noise) {
+            bail!("--blur-noise must lie in [0, 1]");
+        }
+        Ok(options)
+    }
+
+    fn describe(&self) -> String {
+        match self.shake() {
+            Ok(o) => format!(
+                "{:?}: paths {}-{} px on a {} px kernel, exposures {:?}, noise up to {}",
+                self.shake, o.min_length, o.max_length, o.canvas, o.exposures, o.max_noise
+            )
+            .to_lowercase(),
+            Err(e) => e.to_string(),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -121,6 +208,10 @@ struct TrainArgs {
     /// Length of synthetic camera-shake trajectories, in pixels.
     #[arg(long, default_value_t = 60.0)]
     trajectory_length: f64,
+    /// Share of samples blurred by the moderate shake (whole paths of 5-25 px on a 32 px kernel)
+    /// instead of the strong one (--kernel-size, --trajectory-length, four exposures).
+    #[arg(long, default_value_t = 0.5)]
+    moderate_share: f64,
     /// Adam learning rate.
     #[arg(long, default_value_t = 1e-4)]
     lr: f64,
@@ -133,6 +224,9 @@ struct TrainArgs {
     /// Step where the linear decay of the learning rate to 0 begins (default: half the steps).
     #[arg(long)]
     decay_start: Option<usize>,
+    /// Steps of linear learning-rate warm-up at the start.
+    #[arg(long, default_value_t = 0)]
+    warmup: usize,
     /// Critic updates per generator step.
     #[arg(long, default_value_t = 5)]
     critic_updates: usize,
@@ -170,6 +264,23 @@ struct TrainArgs {
     /// Checkpoints kept.
     #[arg(long, default_value_t = 3)]
     keep: usize,
+    /// Also write a checkpoint every N minutes (wall clock; 0: by steps only).
+    #[arg(long, default_value_t = 10.0)]
+    checkpoint_minutes: f64,
+    /// Sharp photos never trained on: the run measures its weights on a fixed crop of each
+    /// (strong and moderate shake) as the page runs them, and logs the gain against CPU time in
+    /// validation.jsonl. On --resume, where the same photos are now.
+    #[arg(long)]
+    validation: Option<PathBuf>,
+    /// Validation photos used.
+    #[arg(long, default_value_t = 8)]
+    validation_photos: usize,
+    /// Side of the validation crops.
+    #[arg(long, default_value_t = 256)]
+    validation_crop: usize,
+    /// CPU-minutes of training between validations.
+    #[arg(long, default_value_t = 10.0)]
+    validate_minutes: f64,
     /// GPU (wgpu) or CPU (Flex).
     #[arg(long, value_enum, default_value = "gpu")]
     device: DeviceChoice,
@@ -204,10 +315,12 @@ impl TrainArgs {
             .with_max_noise(self.max_noise)
             .with_kernel_size(self.kernel_size)
             .with_trajectory_length(self.trajectory_length)
+            .with_moderate_share(Some(self.moderate_share))
             .with_lr(self.lr)
             .with_beta1(self.beta1)
             .with_beta2(self.beta2)
             .with_decay_start(self.decay_start)
+            .with_warmup((self.warmup > 0).then_some(self.warmup))
             .with_critic_updates(self.critic_updates)
             .with_gp_weight(self.gp_weight)
             .with_gp_step(self.gp_step)
@@ -218,7 +331,12 @@ impl TrainArgs {
             .with_log_every(self.log_every)
             .with_sample_every(self.sample_every)
             .with_checkpoint_every(self.checkpoint_every)
-            .with_keep(self.keep);
+            .with_keep(self.keep)
+            .with_checkpoint_minutes((self.checkpoint_minutes > 0.0).then_some(self.checkpoint_minutes))
+            .with_validation(self.validation.clone())
+            .with_validation_photos(Some(self.validation_photos))
+            .with_validation_crop(Some(self.validation_crop))
+            .with_validate_minutes(Some(self.validate_minutes));
         // Without --workers, the options' own default.
         match self.workers {
             Some(workers) => options.with_workers(workers),
@@ -243,6 +361,40 @@ enum Command {
     },
     /// Trains a generator against a critic (WGAN-GP + content loss).
     Train(Box<TrainArgs>),
+    /// Times training steps on this machine and prints where the time goes: data, generator
+    /// forward, critic updates, generator backward, optimiser; images/second; cores busy.
+    BenchTrain {
+        /// Sharp photos to crop (default: the repository's test photo).
+        #[arg(long)]
+        sharp: Option<PathBuf>,
+        /// Generator.
+        #[arg(long, value_enum, default_value = "compact-residual")]
+        architecture: Architecture,
+        /// Generator dropout in the residual blocks (default: the architecture's).
+        #[arg(long)]
+        dropout: Option<f64>,
+        /// Images per batch.
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        /// Side of the crops.
+        #[arg(long, default_value_t = 128)]
+        crop: usize,
+        /// Content loss only (no critic).
+        #[arg(long)]
+        content_only: bool,
+        /// Critic updates per step.
+        #[arg(long, default_value_t = 5)]
+        critic_updates: usize,
+        /// Steps timed.
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        /// Steps run first and not timed.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// GPU (wgpu) or CPU (Flex).
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceChoice,
+    },
     /// Measures PSNR, SSIM and sharpness of a generator's output, with the blurred input as a
     /// baseline row.
     Eval {
@@ -281,6 +433,9 @@ enum Command {
         /// Seed of the synthetic blur of sharp photos.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// The synthetic blur of sharp photos (the options below change it).
+        #[command(flatten)]
+        blur: BlurArgs,
         /// At most this many images.
         #[arg(long)]
         limit: Option<usize>,
@@ -363,6 +518,7 @@ fn main() -> Result<()> {
                 steps: args.steps,
                 data: moved.then(|| (args.data.clone(), args.blurred.clone(), args.sharp.clone())),
                 workers: args.workers,
+                validation: args.validation.clone(),
                 ..RunControl::default()
             };
             let (outcome, trainer) = train::run(args.options(), &args.output, &selected.device, args.resume, control)?;
@@ -378,7 +534,7 @@ fn main() -> Result<()> {
             }
             Ok(())
         }
-        Command::Eval { weights, data, blurred, sharp, split, only_256, only_full, max_side, tile_size, overlap, seed, limit, seam_check, write_images, json, device } => {
+        Command::Eval { weights, data, blurred, sharp, split, only_256, only_full, max_side, tile_size, overlap, seed, blur, limit, seam_check, write_images, json, device } => {
             let selected = select_device(device);
             eprintln!("device: {}", selected.description);
             let (generator, config) = load_generator(&weights, &selected.device)?;
@@ -390,7 +546,7 @@ fn main() -> Result<()> {
                 max_side: Some(max_side),
                 tiles: TileOptions::new(tile_size, overlap).map_err(|e| anyhow::anyhow!("{e}"))?,
                 seed,
-                shake: ShakeOptions::default(),
+                shake: blur.shake()?,
                 limit,
                 seam_check,
                 write_images,
@@ -407,10 +563,36 @@ fn main() -> Result<()> {
                 ("generator", weights::describe(&config)),
                 ("layout", format!("{layout:?}")),
                 ("blur_seed", seed.to_string()),
+                ("blur", blur.describe()),
             ];
             deblurgan::files::write_atomically(&json, eval::to_json(&results, &context).as_bytes())
                 .with_context(|| format!("cannot write {}", json.display()))?;
             eprintln!("wrote {}", json.display());
+            Ok(())
+        }
+        Command::BenchTrain { sharp, architecture, dropout, batch, crop, content_only, critic_updates, steps, warmup, device } => {
+            let selected = select_device(device);
+            let sharp = sharp.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures"));
+            let mut generator = architecture.config();
+            if let Some(dropout) = dropout {
+                generator = generator.with_dropout(dropout);
+            }
+            let options = TrainOptions::new()
+                .with_sharp(Some(sharp))
+                .with_generator(generator)
+                .with_batch(batch)
+                .with_crop(crop)
+                .with_critic_updates(critic_updates)
+                .with_adversarial_weight(if content_only { 0.0 } else { 1.0 })
+                .with_moderate_share(Some(0.5));
+            let bench = bench::bench_train(options, steps, warmup, &selected.device)?;
+            let what = format!(
+                "{} on {}, batch {batch}, crops {crop}², {}",
+                weights::describe(&architecture.config()),
+                selected.description,
+                if content_only { "content loss only".to_string() } else { format!("WGAN-GP, {critic_updates} critic updates") }
+            );
+            print!("{}", bench.report(&what));
             Ok(())
         }
         Command::Export { from, output, f32 } => {

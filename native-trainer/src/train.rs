@@ -22,6 +22,7 @@ use crate::data::layout::{self, Layout, Source};
 use crate::data::loader::{Batch, Dataset, Loader, SampleOptions};
 use crate::loss::{self, ContentLoss};
 use crate::rng::Rng;
+use crate::validation::{ValidationSet, process_cpu_seconds};
 use crate::vgg::Vgg16Features;
 
 /// Everything that defines a training run (saved in every checkpoint).
@@ -67,6 +68,9 @@ pub struct TrainOptions {
     /// Length of synthetic shake trajectories, in pixels.
     #[config(default = 60.0)]
     pub trajectory_length: f64,
+    /// Share of training samples blurred by the moderate shake ([`ShakeOptions::moderate`])
+    /// instead of the strong one (`None`: 0).
+    pub moderate_share: Option<f64>,
     /// Adam learning rate (both networks).
     #[config(default = 1e-4)]
     pub lr: f64,
@@ -78,6 +82,9 @@ pub struct TrainOptions {
     pub beta2: f32,
     /// Step at which the learning rate starts its linear decay to 0 at `steps` (default: half).
     pub decay_start: Option<usize>,
+    /// Steps over which the learning rate rises linearly from `lr / warmup` to `lr` at the start
+    /// (`None` or 0: none).
+    pub warmup: Option<usize>,
     /// Critic updates per generator step.
     #[config(default = 5)]
     pub critic_updates: usize,
@@ -113,6 +120,18 @@ pub struct TrainOptions {
     /// Checkpoints kept.
     #[config(default = 3)]
     pub keep: usize,
+    /// Also write a checkpoint once this many minutes (wall clock) have passed since the last
+    /// one, so that a stopped session loses little (`None`: by steps only).
+    pub checkpoint_minutes: Option<f64>,
+    /// Sharp photos of a fixed validation set (never trained on): the run measures its weights
+    /// on them as the page runs them and logs the gain against CPU time in `validation.jsonl`.
+    pub validation: Option<PathBuf>,
+    /// Photos of the validation set used (`None`: 8), one crop each per blur strength.
+    pub validation_photos: Option<usize>,
+    /// Side of the validation crops (`None`: 256).
+    pub validation_crop: Option<usize>,
+    /// CPU-minutes of training between two validations (`None`: 10).
+    pub validate_minutes: Option<f64>,
 }
 
 impl TrainOptions {
@@ -142,14 +161,24 @@ impl TrainOptions {
         }
     }
 
-    /// Learning rate at `step`: constant, then linear decay to 0 at `steps`.
+    /// The moderate camera shake, with this run's noise.
+    pub fn moderate_shake(&self) -> ShakeOptions {
+        ShakeOptions { max_noise: self.max_noise, ..ShakeOptions::moderate() }
+    }
+
+    /// Learning rate at `step`: a linear warm-up, constant, then linear decay to 0 at `steps`.
     pub fn lr_at(&self, step: usize) -> f64 {
         let start = self.decay_start.unwrap_or(self.steps / 2).min(self.steps);
-        if step < start || self.steps == start {
-            self.lr
-        } else {
-            self.lr * (self.steps - step.min(self.steps)) as f64 / (self.steps - start) as f64
-        }
+        let warmup = match self.warmup {
+            Some(warmup) if warmup > 0 && step < warmup => (step + 1) as f64 / warmup as f64,
+            _ => 1.0,
+        };
+        warmup
+            * if step < start || self.steps == start {
+                self.lr
+            } else {
+                self.lr * (self.steps - step.min(self.steps)) as f64 / (self.steps - start) as f64
+            }
     }
 }
 
@@ -182,6 +211,27 @@ impl StepLosses {
     }
 }
 
+/// Where one step's time went, in seconds (the CPU backend runs eagerly, so a phase's clock
+/// covers its work; on a GPU the queue may carry work over into the next phase).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepTimes {
+    /// Generator forward pass.
+    pub generator_forward: f64,
+    /// Every critic update: forwards, gradient penalty, backward, critic optimiser.
+    pub critic: f64,
+    /// Generator losses and backward pass.
+    pub generator_backward: f64,
+    /// The generator's optimiser step.
+    pub optimiser: f64,
+}
+
+impl StepTimes {
+    /// All phases.
+    pub fn total(&self) -> f64 {
+        self.generator_forward + self.critic + self.generator_backward + self.optimiser
+    }
+}
+
 /// The networks, their optimisers and the step counter.
 pub struct Trainer {
     /// Options of the run.
@@ -196,6 +246,11 @@ pub struct Trainer {
     device: Device,
     /// Generator steps done.
     pub step: usize,
+    /// CPU seconds the training has used (all threads, every session of the run, validation
+    /// not counted).
+    pub cpu_seconds: f64,
+    /// Where the last step's time went.
+    pub last_times: StepTimes,
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
@@ -224,6 +279,8 @@ impl Trainer {
             content,
             device,
             step: 0,
+            cpu_seconds: 0.0,
+            last_times: StepTimes::default(),
             options,
         })
     }
@@ -243,8 +300,16 @@ impl Trainer {
         // generator is global to the process: exact reproduction assumes one training at a time.
         self.device.seed(Rng::derive(o.seed, 4, step as u64).next_u64());
         let mut rng = Rng::derive(o.seed, 3, step as u64);
+        let mut clock = Instant::now();
+        let mut lap = || {
+            let seconds = clock.elapsed().as_secs_f64();
+            clock = Instant::now();
+            seconds
+        };
+        let mut times = StepTimes::default();
         let (blurred, sharp) = batch.tensors(&self.device);
         let fake = self.generator.forward(blurred);
+        times.generator_forward = lap();
         let mut losses = StepLosses::default();
         let adversarial = o.adversarial_weight != 0.0;
         if adversarial {
@@ -269,6 +334,7 @@ impl Trainer {
                 self.critic = self.critic_optim.step(lr, self.critic.clone(), grads);
             }
         }
+        times.critic = lap();
         let content = self.content.forward(fake.clone(), sharp);
         let mut total = content.clone() * o.content_weight;
         losses.content = scalar(content.detach());
@@ -279,7 +345,10 @@ impl Trainer {
         }
         losses.generator = scalar(total.clone().detach());
         let grads = GradientsParams::from_grads(total.backward(), &self.generator);
+        times.generator_backward = lap();
         self.generator = self.generator_optim.step(lr, self.generator.clone(), grads);
+        times.optimiser = lap();
+        self.last_times = times;
         self.step += 1;
         losses
     }
@@ -292,16 +361,22 @@ impl Trainer {
         let state = TrainState {
             step: self.step,
             options: self.options.clone(),
+            cpu_seconds: Some(self.cpu_seconds),
         };
-        let files = [
+        let mut files = vec![
             // `valid()` first: it syncs BatchNorm running statistics, which a record of the
             // training module would take stale.
             ("generator.bpk", record(self.generator.valid().into_record().into_bytes())?),
-            ("critic.bpk", record(self.critic.valid().into_record().into_bytes())?),
             ("generator-optim.bpk", record(self.generator_optim.into_bytes())?),
-            ("critic-optim.bpk", record(self.critic_optim.into_bytes())?),
             ("state.json", state.to_string().into_bytes()),
         ];
+        // A run on the content loss alone never touches its critic: the critic and its
+        // optimiser are not saved (11 MB and more), and a resumed run starts them fresh, as it
+        // would have had them.
+        if self.options.adversarial_weight != 0.0 {
+            files.push(("critic.bpk", record(self.critic.valid().into_record().into_bytes())?));
+            files.push(("critic-optim.bpk", record(self.critic_optim.into_bytes())?));
+        }
         checkpoint::write(run, self.step, &files)
     }
 
@@ -321,19 +396,33 @@ impl Trainer {
             .generator
             .try_load_record(module("generator.bpk")?)
             .map_err(|e| anyhow::anyhow!("generator.bpk: {e:?}"))?;
-        trainer.critic = trainer
-            .critic
-            .try_load_record(module("critic.bpk")?)
-            .map_err(|e| anyhow::anyhow!("critic.bpk: {e:?}"))?;
         let optim = |optimizer: ModuleOptimizer, name: &str| -> Result<ModuleOptimizer> {
             optimizer
                 .from_bytes(Bytes::from_bytes_vec(read(name)?))
                 .map_err(|e| anyhow::anyhow!("{name}: {e:?}"))
         };
         trainer.generator_optim = optim(trainer.generator_optim, "generator-optim.bpk")?;
-        trainer.critic_optim = optim(trainer.critic_optim, "critic-optim.bpk")?;
+        // Content-only checkpoints hold no critic (see `save_checkpoint`): the fresh one stays.
+        if dir.join("critic.bpk").is_file() {
+            trainer.critic = trainer
+                .critic
+                .try_load_record(module("critic.bpk")?)
+                .map_err(|e| anyhow::anyhow!("critic.bpk: {e:?}"))?;
+            trainer.critic_optim = optim(trainer.critic_optim, "critic-optim.bpk")?;
+        }
         trainer.step = state.step;
+        trainer.cpu_seconds = state.cpu_seconds.unwrap_or(0.0);
         Ok(trainer)
+    }
+
+    /// The L1 content loss of `batch` with the generator in inference mode (BatchNorm's running
+    /// statistics, no dropout), as the page runs it, and of the input itself. Set beside the
+    /// training-mode loss of the same batch, it shows whether training and inference agree.
+    pub fn inference_l1(&self, batch: &Batch) -> (f64, f64) {
+        let (blurred, sharp) = batch.tensors(&self.device.clone().inner());
+        let output = self.generator.valid().forward(blurred.clone());
+        let l1 = |a: Tensor<4>| scalar((a - sharp.clone()).abs().mean());
+        (l1(output), l1(blurred))
     }
 
     /// A before/after image of the first sample of `batch`: blurred | deblurred | sharp.
@@ -381,6 +470,8 @@ pub struct TrainState {
     pub step: usize,
     /// The run's options.
     pub options: TrainOptions,
+    /// CPU seconds of training so far (`None` in checkpoints older than this field).
+    pub cpu_seconds: Option<f64>,
 }
 
 /// Set by Ctrl-C: the loop saves a checkpoint and stops.
@@ -430,6 +521,8 @@ pub struct RunControl {
     pub data: Option<(Option<PathBuf>, Option<PathBuf>, Option<PathBuf>)>,
     /// On resume, a new number of data loading threads (another machine's cores).
     pub workers: Option<usize>,
+    /// On resume, where the validation photos are now (`None` keeps the saved path).
+    pub validation: Option<PathBuf>,
 }
 
 /// Trains into the run folder `run` (a fresh run with `options`, or, when `resume`, the
@@ -455,6 +548,9 @@ pub fn run(
         if let Some(workers) = control.workers {
             trainer.options.workers = workers;
         }
+        if let Some(validation) = control.validation.take() {
+            trainer.options.validation = Some(validation);
+        }
         eprintln!("resuming {} at step {}", dir.display(), trainer.step);
         trainer
     } else {
@@ -469,6 +565,9 @@ pub fn run(
         Trainer::new(options, device)?
     };
     let o = trainer.options.clone();
+    if let Some(share) = o.moderate_share {
+        anyhow::ensure!((0.0..=1.0).contains(&share), "the moderate shake's share must lie in [0, 1], not {share}");
+    }
     let (layout, source) = o.source()?;
     if !control.quiet {
         eprintln!(
@@ -478,7 +577,13 @@ pub fn run(
             o.critic.architecture
         );
     }
-    let options = SampleOptions { crop: o.crop, flip: o.flip, shake: o.shake(), max_side: o.max_side };
+    let options = SampleOptions {
+        crop: o.crop,
+        flip: o.flip,
+        shake: o.shake(),
+        second_shake: o.moderate_share.filter(|&share| share > 0.0).map(|share| (share, o.moderate_shake())),
+        max_side: o.max_side,
+    };
     let dataset = Arc::new(Dataset::new(source, options, o.seed));
     let mut loader = Loader::new(dataset, o.batch, trainer.step, o.workers);
     let mut log = std::fs::OpenOptions::new()
@@ -497,13 +602,88 @@ pub fn run(
             .expect("template"),
     );
     bar.set_position(trainer.step as u64);
+    let validation = match &o.validation {
+        Some(folder) => {
+            let photos = layout::images_in(folder)?;
+            anyhow::ensure!(!photos.is_empty(), "no images in the validation folder {}", folder.display());
+            Some(ValidationSet::from_photos(
+                &photos,
+                o.validation_photos.unwrap_or(8),
+                o.validation_crop.unwrap_or(256),
+                o.max_side,
+                1,
+            )?)
+        }
+        None => None,
+    };
+    let mut validation_log = match validation {
+        Some(_) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(run.join("validation.jsonl"))
+                .context("cannot open validation.jsonl")?,
+        ),
+        None => None,
+    };
+    let inference_device = device.clone();
     let started = Instant::now();
+    // Training CPU time: what the run had, plus this process's since now, less validations.
+    let (cpu_base, cpu_at_start) = (trainer.cpu_seconds, process_cpu_seconds());
+    let mut validation_cpu = 0.0;
+    let training_cpu = |validation_cpu: f64| match (cpu_at_start, process_cpu_seconds()) {
+        (Some(start), Some(now)) => cpu_base + (now - start - validation_cpu).max(0.0),
+        _ => cpu_base + started.elapsed().as_secs_f64(),
+    };
+    let validate_every = 60.0 * o.validate_minutes.unwrap_or(10.0);
+    let mut last_validation = (trainer.step > 0).then_some(cpu_base);
+    let mut last_checkpoint_time = Instant::now();
     // Time spent waiting for the loader threads: high means the device is starved of data.
     let mut waited = std::time::Duration::ZERO;
     let first_step = trainer.step;
     let mut last_checkpoint = trainer.step;
-    while trainer.step < o.steps {
+    loop {
+        trainer.cpu_seconds = training_cpu(validation_cpu);
+        if let (Some(set), Some(log)) = (&validation, validation_log.as_mut())
+            && last_validation.is_none_or(|at| trainer.cpu_seconds - at >= validate_every || trainer.step == o.steps)
+        {
+            let before = process_cpu_seconds();
+            let generator = trainer.generator.valid();
+            let scores = set.measure(&generator, &o.generator, &inference_device)?;
+            validation_cpu += match (before, process_cpu_seconds()) {
+                (Some(a), Some(b)) => b - a,
+                _ => 0.0,
+            };
+            writeln!(
+                log,
+                "{{\"step\":{},\"train_cpu_minutes\":{:.2},\"strong_blurred_psnr\":{:.4},\"strong_deblurred_psnr\":{:.4},\"strong_gain\":{:.4},\"moderate_blurred_psnr\":{:.4},\"moderate_deblurred_psnr\":{:.4},\"moderate_gain\":{:.4}}}",
+                trainer.step,
+                trainer.cpu_seconds / 60.0,
+                scores.strong.blurred_psnr,
+                scores.strong.deblurred_psnr,
+                scores.strong.gain(),
+                scores.moderate.blurred_psnr,
+                scores.moderate.deblurred_psnr,
+                scores.moderate.gain(),
+            )?;
+            log.flush()?;
+            if control.quiet {
+                // Nothing shown.
+            } else {
+                bar.println(format!(
+                    "validation at step {}: gain {:+.2} dB (strong shake), {:+.2} dB (moderate)",
+                    trainer.step,
+                    scores.strong.gain(),
+                    scores.moderate.gain()
+                ));
+            }
+            last_validation = Some(trainer.cpu_seconds);
+        }
+        if trainer.step >= o.steps {
+            break;
+        }
         if INTERRUPTED.load(Ordering::SeqCst) || control.stop_at.is_some_and(|s| trainer.step >= s) {
+            trainer.cpu_seconds = training_cpu(validation_cpu);
             if trainer.step != last_checkpoint || checkpoint::latest(run)?.is_none() {
                 trainer.save_checkpoint(run)?;
                 checkpoint::prune(run, o.keep)?;
@@ -539,15 +719,18 @@ pub fn run(
             100.0 * waited.as_secs_f64() / started.elapsed().as_secs_f64().max(1e-9)
         ));
         if trainer.step % o.log_every.max(1) == 0 || trainer.step == o.steps {
+            let (inference_l1, input_l1) = trainer.inference_l1(&batch);
             writeln!(
                 log,
-                "{{\"step\":{},\"lr\":{},\"critic\":{},\"penalty\":{},\"adversarial\":{},\"content\":{},\"generator\":{},\"images_per_second\":{:.3},\"data_wait_seconds\":{:.2},\"elapsed_seconds\":{:.1}}}",
+                "{{\"step\":{},\"lr\":{},\"critic\":{},\"penalty\":{},\"adversarial\":{},\"content\":{},\"inference_l1\":{},\"input_l1\":{},\"generator\":{},\"images_per_second\":{:.3},\"data_wait_seconds\":{:.2},\"elapsed_seconds\":{:.1}}}",
                 trainer.step,
                 o.lr_at(trainer.step - 1),
                 losses.critic,
                 losses.penalty,
                 losses.adversarial,
                 losses.content,
+                inference_l1,
+                input_l1,
                 losses.generator,
                 rate,
                 waited.as_secs_f64(),
@@ -558,10 +741,15 @@ pub fn run(
             let path = run.join("samples").join(format!("step-{:08}.png", trainer.step));
             trainer.sample_image(&batch).save(&path).with_context(|| format!("cannot write {}", path.display()))?;
         }
-        if trainer.step % o.checkpoint_every.max(1) == 0 || trainer.step == o.steps {
+        let due = o
+            .checkpoint_minutes
+            .is_some_and(|minutes| last_checkpoint_time.elapsed().as_secs_f64() >= 60.0 * minutes);
+        if trainer.step % o.checkpoint_every.max(1) == 0 || trainer.step == o.steps || due {
+            trainer.cpu_seconds = training_cpu(validation_cpu);
             trainer.save_checkpoint(run)?;
             checkpoint::prune(run, o.keep)?;
             last_checkpoint = trainer.step;
+            last_checkpoint_time = Instant::now();
         }
     }
     bar.finish_with_message("done");

@@ -116,3 +116,50 @@ fn train_is_interrupted_resumed_evaluated_and_exported() {
     assert_eq!((info.config.base_channels, info.config.blocks), (32, 6));
     weights::load_from_file(&exported, &Device::flex()).unwrap();
 }
+
+#[test]
+fn eval_synthesises_the_blur_it_is_told_and_refuses_impossible_blurs() {
+    let dir = common::scratch("cli-blur");
+    let photos = dir.join("photos");
+    common::write_sharp(&photos, 2, 64);
+    let weights_file = dir.join("identity.bpk");
+    check(trainer().args(["init", "--architecture", "compact-residual-plain", "-o"]).arg(&weights_file).output().unwrap());
+    let eval = |extra: &[&str], json: &str| {
+        trainer()
+            .args(["eval", "--device", "cpu", "--only-full", "--tile-size", "32", "--overlap", "8", "-w"])
+            .arg(&weights_file)
+            .arg("--sharp")
+            .arg(&photos)
+            .arg("--json")
+            .arg(dir.join(json))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let blurred_psnr = |json: &str| -> f64 {
+        let report = std::fs::read_to_string(dir.join(json)).unwrap();
+        let at = report.find("\"blurred\": {\"psnr\": ").unwrap() + 20;
+        report[at..].split(',').next().unwrap().parse().unwrap()
+    };
+    check(eval(&["--shake", "moderate", "--blur-noise", "0"], "moderate.json"));
+    check(eval(&["--shake", "moderate", "--blur-noise", "0", "--blur-length", "3", "--blur-min-length", "2"], "mild.json"));
+    let report = std::fs::read_to_string(dir.join("moderate.json")).unwrap();
+    assert!(report.contains("\"blur\": \"moderate: paths 5-25 px on a 32 px kernel"), "{report}");
+    // Shorter paths blur less.
+    assert!(blurred_psnr("mild.json") > blurred_psnr("moderate.json") + 1.0);
+    // The untrained residual generator returns its input: deblurred = blurred.
+    let at = report.find("\"deblurred\": {\"psnr\": ").unwrap() + 22;
+    let deblurred: f64 = report[at..].split(',').next().unwrap().parse().unwrap();
+    assert!((deblurred - blurred_psnr("moderate.json")).abs() < 1e-9, "{report}");
+    for (extra, says) in [
+        (&["--blur-min-length", "30", "--shake", "moderate"][..], "--blur-min-length"),
+        (&["--blur-exposures", "0.5,2"][..], "--blur-exposures"),
+        (&["--blur-noise=-1"][..], "--blur-noise"),
+        (&["--blur-kernel-size", "1"][..], "--blur-kernel-size"),
+    ] {
+        let output = eval(extra, "refused.json");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains(says), "{extra:?}: {stderr}");
+    }
+    assert!(!dir.join("refused.json").exists(), "nothing is written for a refused blur");
+}

@@ -55,7 +55,7 @@ fn a_few_steps_lower_the_loss_on_a_fixed_batch() {
     let options = tiny_options(&dir.join("photos")).with_lr(2e-3).with_steps(1000);
     let dataset = Dataset::new(
         Source::Sharp(photos),
-        SampleOptions { crop: 32, flip: true, shake: options.shake(), max_side: None },
+        SampleOptions { crop: 32, flip: true, shake: options.shake(), second_shake: None, max_side: None },
         0,
     );
     let batch = make_batch(&dataset, 0, 2).unwrap();
@@ -172,4 +172,76 @@ fn a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint() {
     let checkpoints = native_trainer::checkpoint::list(&dir.join("run")).unwrap();
     assert_eq!(checkpoints.last().unwrap().0, 2, "{checkpoints:?}");
     assert_eq!(std::fs::read(&latest).unwrap(), before, "the good checkpoint is untouched");
+}
+
+#[test]
+fn a_run_with_a_validation_set_logs_the_gain_of_its_weights_against_cpu_time() {
+    let _rng = lock();
+    let dir = common::scratch("validation");
+    common::write_sharp(&dir.join("photos"), 2, 48);
+    common::write_sharp(&dir.join("held-back"), 2, 80);
+    let options = tiny_options(&dir.join("photos"))
+        .with_generator(GeneratorConfig::compact_residual().with_base_channels(4).with_blocks(1))
+        .with_steps(3)
+        .with_lr(1e-2)
+        .with_validation(Some(dir.join("held-back")))
+        .with_validation_crop(Some(64))
+        .with_validate_minutes(Some(0.0));
+    let quiet = RunControl { quiet: true, ..RunControl::default() };
+    let (_, trainer) = run(options, &dir.join("run"), &Device::flex(), false, quiet).unwrap();
+    assert!(trainer.cpu_seconds > 0.0);
+    let log = std::fs::read_to_string(dir.join("run/validation.jsonl")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    // Before the first step, and after each.
+    assert_eq!(lines.len(), 4, "{log}");
+    let field = |line: &str, name: &str| -> f64 {
+        let start = line.find(&format!("\"{name}\":")).unwrap_or_else(|| panic!("{name} in {line}")) + name.len() + 3;
+        line[start..].split([',', '}']).next().unwrap().parse().unwrap()
+    };
+    // The untrained residual generator is the identity: no gain, exactly, through the f16
+    // weights and the tiles.
+    assert_eq!(field(lines[0], "step"), 0.0);
+    for strength in ["strong", "moderate"] {
+        assert!(field(lines[0], &format!("{strength}_gain")).abs() < 1e-9, "{}", lines[0]);
+        assert!(field(lines[0], &format!("{strength}_blurred_psnr")) > 5.0);
+    }
+    // Training changed the weights, and so the output; CPU time only grows.
+    assert!(field(lines[3], "strong_gain") != 0.0, "{}", lines[3]);
+    let minutes: Vec<f64> = lines.iter().map(|l| field(l, "train_cpu_minutes")).collect();
+    assert!(minutes.windows(2).all(|w| w[1] >= w[0]) && minutes[3] > 0.0, "{minutes:?}");
+    // The checkpoint carries the CPU time on.
+    let state = std::fs::read_to_string(dir.join("run/checkpoints/step-00000003/state.json")).unwrap();
+    assert!(state.contains("\"cpu_seconds\""), "{state}");
+}
+
+#[test]
+fn checkpoints_written_before_cpu_time_was_kept_still_load() {
+    // state.json as the bundled run of 2026-11 wrote it: no cpu_seconds, no validation options.
+    let old = r#"{"step": 814, "options": {"data": null, "blurred": null, "sharp": "/photos/train",
+        "decay_start": null, "vgg": null, "split": "train",
+        "generator": {"base_channels": 32, "blocks": 6, "variant": "Residual", "dropout": 0.0},
+        "critic": {"architecture": "Patch", "base_channels": 64, "input_size": 256, "patch_layers": 3,
+                   "norm": "Instance", "sigmoid": false},
+        "steps": 30000, "batch": 4, "crop": 128, "flip": true, "max_side": 1280, "max_noise": 0.01,
+        "kernel_size": 64, "trajectory_length": 60.0, "lr": 0.0001, "beta1": 0.5, "beta2": 0.999,
+        "critic_updates": 5, "gp_weight": 10.0, "gp_step": 0.001, "adversarial_weight": 1.0,
+        "content_weight": 100.0, "seed": 0, "workers": 2, "log_every": 10, "sample_every": 0,
+        "checkpoint_every": 100, "keep": 2}}"#;
+    use burn::config::Config;
+    let state = TrainState::load_binary(old.as_bytes()).unwrap();
+    assert_eq!(state.step, 814);
+    assert_eq!(state.cpu_seconds, None);
+    assert_eq!(state.options.validation, None);
+    assert_eq!(state.options.moderate_share, None);
+}
+
+#[test]
+fn the_learning_rate_warms_up_stays_then_decays() {
+    let options = TrainOptions::new().with_lr(1e-3).with_steps(100).with_decay_start(Some(60)).with_warmup(Some(10));
+    let lr = |step| options.lr_at(step);
+    assert!((lr(0) - 1e-4).abs() < 1e-12 && (lr(4) - 5e-4).abs() < 1e-12);
+    assert_eq!((lr(9), lr(10), lr(59)), (1e-3, 1e-3, 1e-3));
+    assert!((lr(80) - 5e-4).abs() < 1e-12 && lr(100) == 0.0);
+    let without = TrainOptions::new().with_lr(1e-3).with_steps(100);
+    assert_eq!(without.lr_at(0), 1e-3);
 }

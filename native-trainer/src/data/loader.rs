@@ -19,7 +19,7 @@ use deblurgan::photo::Photo;
 use image::RgbImage;
 use image::imageops::FilterType;
 
-use super::camera_shake::{ShakeOptions, add_noise, blur_valid, random_psf};
+use super::camera_shake::{ShakeOptions, add_noise, blur_valid, centre_tap, random_psf};
 use super::layout::Source;
 use crate::rng::Rng;
 
@@ -30,8 +30,11 @@ pub struct SampleOptions {
     pub crop: usize,
     /// Random horizontal flips.
     pub flip: bool,
-    /// The synthetic blur for sharp-only data.
+    /// The synthetic blur for sharp-only data: the strong shake, and the share of samples
+    /// blurred by the second one instead (e.g. 0.5 and [`ShakeOptions::moderate`]).
     pub shake: ShakeOptions,
+    /// A second blur and the share of samples (0 to 1) that get it instead of `shake`.
+    pub second_shake: Option<(f64, ShakeOptions)>,
     /// Photos are scaled down to this longest side before cropping (`None` or 0: as they are),
     /// as `eval` does, so that a blur of n pixels means the same on both sides.
     pub max_side: Option<u32>,
@@ -185,7 +188,11 @@ impl Dataset {
             Source::Sharp(photos) => {
                 let sharp = self.image(&photos[image])?;
                 let (x, y) = crop_corner(&sharp, crop, rng);
-                let (blurred, _) = shake(&sharp, x, y, crop, crop, &self.options.shake, rng);
+                let options = match &self.options.second_shake {
+                    Some((share, second)) if rng.chance(*share) => second,
+                    _ => &self.options.shake,
+                };
+                let (blurred, _) = shake(&sharp, x, y, crop, crop, options, rng);
                 (blurred, region_to_planar(&sharp, x, y, crop, crop))
             }
         };
@@ -220,7 +227,9 @@ pub fn shake(
     let psf = random_psf(options, rng);
     let k = psf.size as i64;
     // The window plus the kernel's reach on each side (mirrored beyond the image).
-    let (before, margin) = ((k - 1) / 2, psf.size - 1);
+    // The margin before the window puts the kernel's centre tap on the output pixel: a centred
+    // kernel blurs without moving the image.
+    let (before, margin) = (k - 1 - centre_tap(psf.size) as i64, psf.size - 1);
     let region = region_to_planar(sharp, x - before, y - before, width + margin, height + margin);
     let mut blurred = blur_valid(&region, width, height, &psf);
     let sigma = options.max_noise * rng.uniform();
