@@ -656,7 +656,7 @@ pub fn run(
             };
             writeln!(
                 log,
-                "{{\"step\":{},\"train_cpu_minutes\":{:.2},\"strong_blurred_psnr\":{:.4},\"strong_deblurred_psnr\":{:.4},\"strong_gain\":{:.4},\"moderate_blurred_psnr\":{:.4},\"moderate_deblurred_psnr\":{:.4},\"moderate_gain\":{:.4}}}",
+                "{{\"step\":{},\"train_cpu_minutes\":{:.6},\"strong_blurred_psnr\":{:.4},\"strong_deblurred_psnr\":{:.4},\"strong_gain\":{:.4},\"moderate_blurred_psnr\":{:.4},\"moderate_deblurred_psnr\":{:.4},\"moderate_gain\":{:.4}}}",
                 trainer.step,
                 trainer.cpu_seconds / 60.0,
                 scores.strong.blurred_psnr,
