@@ -14,7 +14,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor};
 use deblurgan::convert::planar_to_image;
-use deblurgan::model::{Critic, CriticConfig, Generator, GeneratorConfig};
+use deblurgan::model::{Critic, CriticConfig, Generator, GeneratorConfig, GeneratorVariant};
 
 use crate::checkpoint;
 use crate::data::camera_shake::ShakeOptions;
@@ -308,7 +308,13 @@ impl Trainer {
         };
         let mut times = StepTimes::default();
         let (blurred, sharp) = batch.tensors(&self.device);
-        let fake = self.generator.forward(blurred);
+        // The content loss sees the output before the final clamp (see
+        // `Generator::forward_unclamped`); the critic sees what the page shows.
+        let unclamped = self.generator.forward_unclamped(blurred);
+        let fake = match o.generator.variant {
+            GeneratorVariant::Keras => unclamped.clone(),
+            GeneratorVariant::Official | GeneratorVariant::Residual => unclamped.clone().clamp(-1.0, 1.0),
+        };
         times.generator_forward = lap();
         let mut losses = StepLosses::default();
         let adversarial = o.adversarial_weight != 0.0;
@@ -335,7 +341,7 @@ impl Trainer {
             }
         }
         times.critic = lap();
-        let content = self.content.forward(fake.clone(), sharp);
+        let content = self.content.forward(unclamped, sharp);
         let mut total = content.clone() * o.content_weight;
         losses.content = scalar(content.detach());
         if adversarial {

@@ -152,6 +152,20 @@ impl Generator {
     ///   at least [`MIN_SIZE`] (the image pipeline pads to this)
     /// - output: `[batch, 3, height, width]` in [-1, 1]
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let output = self.forward_unclamped(input);
+        match self.variant {
+            GeneratorVariant::Keras => output,
+            GeneratorVariant::Official | GeneratorVariant::Residual => output.clamp(-1.0, 1.0),
+        }
+    }
+
+    /// [`Generator::forward`] before its final clamp (the residual variants' `input + tanh(·)`,
+    /// which may leave [-1, 1]). Training compares this with the target: through the clamp, an
+    /// overshoot past black or white costs nothing, and on drawings with large black and white
+    /// areas the network learnt a darkening bias (about one grey level) that showed on photos.
+    ///
+    /// - input, output: `[batch, 3, height, width]`
+    pub fn forward_unclamped(&self, input: Tensor<4>) -> Tensor<4> {
         let x = self.stem.forward(reflect_pad(input.clone(), 3));
         let x = self.down2.forward(self.down1.forward(x));
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
@@ -159,7 +173,7 @@ impl Generator {
         let residual = tanh(self.head.forward(reflect_pad(x, 3)));
         match self.variant {
             GeneratorVariant::Keras => (residual + input) / 2.0,
-            GeneratorVariant::Official | GeneratorVariant::Residual => (residual + input).clamp(-1.0, 1.0),
+            GeneratorVariant::Official | GeneratorVariant::Residual => residual + input,
         }
     }
 
