@@ -25,6 +25,9 @@ use deblurgan::model::Critic;
 pub enum ContentLoss {
     /// Mean absolute error of the pixels.
     L1,
+    /// Mean squared error of the pixels: what PSNR measures. Where the right correction is
+    /// uncertain, its optimum is the mean correction, where L1's is the median, often none.
+    L2,
     /// Mean squared error of VGG16 `relu3_3` features.
     Perceptual(Box<Vgg16Features>),
 }
@@ -35,6 +38,7 @@ impl ContentLoss {
     pub fn forward(&self, fake: Tensor<4>, sharp: Tensor<4>) -> Tensor<1> {
         match self {
             ContentLoss::L1 => (fake - sharp).abs().mean(),
+            ContentLoss::L2 => (fake - sharp).powf_scalar(2.0).mean(),
             ContentLoss::Perceptual(vgg) => {
                 let target = vgg.forward(sharp).detach();
                 (vgg.forward(fake) - target).powf_scalar(2.0).mean()
@@ -46,6 +50,7 @@ impl ContentLoss {
     pub fn name(&self) -> &'static str {
         match self {
             ContentLoss::L1 => "l1",
+            ContentLoss::L2 => "l2",
             ContentLoss::Perceptual(_) => "perceptual",
         }
     }

@@ -62,6 +62,15 @@ enum CriticChoice {
     Dense,
 }
 
+/// The pixel content loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PixelLoss {
+    /// Mean absolute error.
+    L1,
+    /// Mean squared error.
+    L2,
+}
+
 /// A named synthetic blur.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ShakePreset {
@@ -242,6 +251,9 @@ struct TrainArgs {
     /// Weight of the content loss.
     #[arg(long, default_value_t = 100.0)]
     content_weight: f64,
+    /// Pixel content loss (without --vgg): l1, or l2 (mean squared error, what PSNR measures).
+    #[arg(long, value_enum, default_value = "l1")]
+    pixel_loss: PixelLoss,
     /// VGG16 ImageNet weights (torchvision .pth or .safetensors) for the perceptual loss;
     /// without them the content loss is L1.
     #[arg(long)]
@@ -326,6 +338,7 @@ impl TrainArgs {
             .with_gp_step(self.gp_step)
             .with_adversarial_weight(self.adversarial_weight)
             .with_content_weight(self.content_weight)
+            .with_content_l2(Some(self.pixel_loss == PixelLoss::L2))
             .with_vgg(self.vgg.clone())
             .with_seed(self.seed)
             .with_log_every(self.log_every)

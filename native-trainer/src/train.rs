@@ -100,7 +100,11 @@ pub struct TrainOptions {
     /// Weight of the content term.
     #[config(default = 100.0)]
     pub content_weight: f64,
-    /// VGG16 ImageNet weights (`.pth` or `.safetensors`): perceptual content loss; else L1.
+    /// The pixel content loss without `vgg`: mean squared error when true, else L1 (`None`:
+    /// L1).
+    pub content_l2: Option<bool>,
+    /// VGG16 ImageNet weights (`.pth` or `.safetensors`): perceptual content loss; else the
+    /// pixel loss (`content_l2`).
     pub vgg: Option<PathBuf>,
     /// Seed of every random choice.
     #[config(default = 0)]
@@ -263,6 +267,7 @@ impl Trainer {
         let device = device.clone().autodiff();
         let content = match &options.vgg {
             Some(path) => ContentLoss::Perceptual(Box::new(Vgg16Features::load(path, &device)?)),
+            None if options.content_l2 == Some(true) => ContentLoss::L2,
             None => ContentLoss::L1,
         };
         let adam = || {

@@ -7,7 +7,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 use deblurgan::model::{CriticConfig, GeneratorConfig, NormKind};
 use native_trainer::data::layout::Source;
 use native_trainer::data::loader::{Dataset, SampleOptions, make_batch};
-use native_trainer::loss::gradient_penalty;
+use native_trainer::loss::{ContentLoss, gradient_penalty};
 use native_trainer::train::{TrainOptions, Trainer};
 
 /// The tests here seed the backend's random generator, which is global: one at a time.
@@ -117,4 +117,17 @@ fn the_penalty_gradient_in_the_critic_weights_matches_a_numerical_derivative() {
             "seed {seed}: backward of the estimate {along}, numerical derivative of the exact penalty {numerical}"
         );
     }
+}
+
+#[test]
+fn the_pixel_losses_are_the_mean_absolute_and_the_mean_squared_error() {
+    use burn::tensor::TensorData;
+    let device = Device::flex();
+    let fake = Tensor::<4>::from_data(TensorData::new(vec![0.5f32, -0.5, 0.0, 1.0], [1, 1, 2, 2]), &device);
+    let sharp = Tensor::<4>::from_data(TensorData::new(vec![0.0f32, 0.0, 0.0, 0.0], [1, 1, 2, 2]), &device);
+    let l1 = ContentLoss::L1.forward(fake.clone(), sharp.clone()).into_scalar::<f32>();
+    let l2 = ContentLoss::L2.forward(fake, sharp).into_scalar::<f32>();
+    assert!((l1 - 0.5).abs() < 1e-6, "{l1}");
+    assert!((l2 - 0.375).abs() < 1e-6, "{l2}");
+    assert_eq!((ContentLoss::L1.name(), ContentLoss::L2.name()), ("l1", "l2"));
 }

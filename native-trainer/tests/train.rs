@@ -245,3 +245,30 @@ fn the_learning_rate_warms_up_stays_then_decays() {
     let without = TrainOptions::new().with_lr(1e-3).with_steps(100);
     assert_eq!(without.lr_at(0), 1e-3);
 }
+
+#[test]
+fn the_content_loss_sees_overshoot_past_white_that_the_clamp_would_hide() {
+    let _rng = lock();
+    // A generator whose correction is +0.96 everywhere (head bias 2, tanh 2 = 0.96), on a white
+    // target: the clamped output is exactly white, the unclamped one 0.86 too bright. The loss
+    // must see the overshoot, or nothing stops the network drifting where the clamp hides it.
+    let dir = common::scratch("overshoot");
+    let options = TrainOptions::new()
+        .with_sharp(Some(dir.clone()))
+        .with_generator(GeneratorConfig::compact_residual_plain().with_base_channels(4).with_blocks(1))
+        .with_adversarial_weight(0.0)
+        .with_content_weight(1.0);
+    let mut trainer = Trainer::new(options, &Device::flex()).unwrap();
+    let bias = trainer.generator.head.bias.as_ref().unwrap().val();
+    let device = bias.device();
+    trainer.generator.head.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::full([3], 2.0, &device)));
+    let batch = native_trainer::data::loader::Batch {
+        index: 0,
+        blurred: vec![0.9; 3 * 16 * 16],
+        sharp: vec![1.0; 3 * 16 * 16],
+        size: 1,
+        crop: 16,
+    };
+    let losses = trainer.step(&batch);
+    assert!((losses.content - (0.9 + 2f64.tanh() - 1.0)).abs() < 1e-3, "{losses:?}");
+}
