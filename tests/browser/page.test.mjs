@@ -39,8 +39,11 @@ describe('the page on WebGPU', () => {
     const quality = await psnr(page, inBrowser, native);
     console.log(`browser (WebGPU) vs native (Flex): PSNR ${quality.toFixed(2)} dB`);
     assert.ok(quality >= 40, `PSNR ${quality} dB`);
-    // And it changed the photo: the result is not the input.
-    assert.ok(await psnr(page, inBrowser, readFileSync(SMALL)) < 60);
+    // Where the bundled weights change this photo natively, the page changed it too (not a
+    // pass-through). Weights that return their input (the bundled ones of 2026-11-25) leave
+    // nothing to tell apart beyond the comparison with the native output above.
+    const nativeChange = await psnr(page, native, readFileSync(SMALL));
+    if (nativeChange < 60) assert.ok(await psnr(page, inBrowser, readFileSync(SMALL)) < 60);
     await screenshot(page, 'webgpu-result');
   });
 
