@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::tensor::Device;
 
-use crate::data::loader::{Dataset, SampleOptions, make_batch};
+use crate::data::loader::{Dataset, make_batch};
 use crate::train::{StepTimes, TrainOptions, Trainer};
 use crate::validation::process_cpu_seconds;
 
@@ -71,17 +71,7 @@ pub fn available_cores() -> usize {
 /// (batches made beforehand, so the steps measure the networks alone).
 pub fn bench_train(options: TrainOptions, steps: usize, warmup: usize, device: &Device) -> Result<TrainBench> {
     let (_, source) = options.source()?;
-    let sample = SampleOptions {
-        crop: options.crop,
-        flip: options.flip,
-        shake: options.shake(),
-        second_shake: options
-            .moderate_share
-            .filter(|&share| share > 0.0)
-            .map(|share| (share, options.moderate_shake())),
-        max_side: options.max_side,
-    };
-    let dataset = Arc::new(Dataset::new(source, sample, options.seed));
+    let dataset = Arc::new(Dataset::new(source, options.sample_options(), options.seed));
     let batch = options.batch;
     // The first batch decodes and caches the photos: not counted.
     make_batch(&dataset, 0, batch)?;

@@ -14,7 +14,7 @@ use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor};
 use deblurgan::convert::planar_to_image;
-use deblurgan::model::{Critic, CriticConfig, Generator, GeneratorConfig, GeneratorVariant};
+use deblurgan::model::{Critic, CriticConfig, Generator, GeneratorConfig};
 
 use crate::checkpoint;
 use crate::data::camera_shake::ShakeOptions;
@@ -165,6 +165,18 @@ impl TrainOptions {
         }
     }
 
+    /// How this run makes its samples: crops, flips, the strong shake and the moderate shake's
+    /// share, the photos' longest side.
+    pub fn sample_options(&self) -> SampleOptions {
+        SampleOptions {
+            crop: self.crop,
+            flip: self.flip,
+            shake: self.shake(),
+            second_shake: self.moderate_share.filter(|&share| share > 0.0).map(|share| (share, self.moderate_shake())),
+            max_side: self.max_side,
+        }
+    }
+
     /// The moderate camera shake, with this run's noise.
     pub fn moderate_shake(&self) -> ShakeOptions {
         ShakeOptions { max_noise: self.max_noise, ..ShakeOptions::moderate() }
@@ -227,13 +239,6 @@ pub struct StepTimes {
     pub generator_backward: f64,
     /// The generator's optimiser step.
     pub optimiser: f64,
-}
-
-impl StepTimes {
-    /// All phases.
-    pub fn total(&self) -> f64 {
-        self.generator_forward + self.critic + self.generator_backward + self.optimiser
-    }
 }
 
 /// The networks, their optimisers and the step counter.
@@ -316,10 +321,7 @@ impl Trainer {
         // The content loss sees the output before the final clamp (see
         // `Generator::forward_unclamped`); the critic sees what the page shows.
         let unclamped = self.generator.forward_unclamped(blurred);
-        let fake = match o.generator.variant {
-            GeneratorVariant::Keras => unclamped.clone(),
-            GeneratorVariant::Official | GeneratorVariant::Residual => unclamped.clone().clamp(-1.0, 1.0),
-        };
+        let fake = self.generator.clamp_output(unclamped.clone());
         times.generator_forward = lap();
         let mut losses = StepLosses::default();
         let adversarial = o.adversarial_weight != 0.0;
@@ -588,14 +590,7 @@ pub fn run(
             o.critic.architecture
         );
     }
-    let options = SampleOptions {
-        crop: o.crop,
-        flip: o.flip,
-        shake: o.shake(),
-        second_shake: o.moderate_share.filter(|&share| share > 0.0).map(|share| (share, o.moderate_shake())),
-        max_side: o.max_side,
-    };
-    let dataset = Arc::new(Dataset::new(source, options, o.seed));
+    let dataset = Arc::new(Dataset::new(source, o.sample_options(), o.seed));
     let mut loader = Loader::new(dataset, o.batch, trainer.step, o.workers);
     let mut log = std::fs::OpenOptions::new()
         .create(true)
@@ -637,7 +632,6 @@ pub fn run(
         ),
         None => None,
     };
-    let inference_device = device.clone();
     let started = Instant::now();
     // Training CPU time: what the run had, plus this process's since now, less validations.
     let (cpu_base, cpu_at_start) = (trainer.cpu_seconds, process_cpu_seconds());
@@ -660,7 +654,7 @@ pub fn run(
         {
             let before = process_cpu_seconds();
             let generator = trainer.generator.valid();
-            let scores = set.measure(&generator, &o.generator, &inference_device)?;
+            let scores = set.measure(&generator, &o.generator, device)?;
             validation_cpu += match (before, process_cpu_seconds()) {
                 (Some(a), Some(b)) => b - a,
                 _ => 0.0,
@@ -678,9 +672,7 @@ pub fn run(
                 scores.moderate.gain(),
             )?;
             log.flush()?;
-            if control.quiet {
-                // Nothing shown.
-            } else {
+            if !control.quiet {
                 bar.println(format!(
                     "validation at step {}: gain {:+.2} dB (strong shake), {:+.2} dB (moderate)",
                     trainer.step,
@@ -694,7 +686,6 @@ pub fn run(
             break;
         }
         if INTERRUPTED.load(Ordering::SeqCst) || control.stop_at.is_some_and(|s| trainer.step >= s) {
-            trainer.cpu_seconds = training_cpu(validation_cpu);
             if trainer.step != last_checkpoint || checkpoint::latest(run)?.is_none() {
                 trainer.save_checkpoint(run)?;
                 checkpoint::prune(run, o.keep)?;

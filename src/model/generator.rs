@@ -152,7 +152,14 @@ impl Generator {
     ///   at least [`MIN_SIZE`] (the image pipeline pads to this)
     /// - output: `[batch, 3, height, width]` in [-1, 1]
     pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
-        let output = self.forward_unclamped(input);
+        self.clamp_output(self.forward_unclamped(input))
+    }
+
+    /// The final clamp of [`Generator::forward`]: the residual variants' output to [-1, 1]
+    /// (the Keras output, `(tanh + input) / 2`, is in range already).
+    ///
+    /// - input, output: `[batch, 3, height, width]`
+    pub fn clamp_output(&self, output: Tensor<4>) -> Tensor<4> {
         match self.variant {
             GeneratorVariant::Keras => output,
             GeneratorVariant::Official | GeneratorVariant::Residual => output.clamp(-1.0, 1.0),
