@@ -15,10 +15,26 @@
 //! scale; ReLU kinks make it an approximation). Cost: one extra critic forward/backward and two
 //! critic forwards per critic update.
 
+use burn::config::Config;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::vgg::Vgg16Features;
 use deblurgan::model::Critic;
+
+/// The ε of [`ContentLoss::Psnr`], in squared [-1, 1] units: an error of 0.13 of an 8-bit
+/// level, below what an 8-bit photo can show, so the loss stops pulling past it.
+pub const PSNR_EPSILON: f64 = 1e-6;
+
+/// The pixel loss a run asks for (without VGG weights), as saved in its options.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum PixelLoss {
+    /// [`ContentLoss::L1`].
+    L1,
+    /// [`ContentLoss::L2`].
+    L2,
+    /// [`ContentLoss::Psnr`].
+    Psnr,
+}
 
 /// What the generator's output is compared to the sharp image with.
 #[derive(Debug)]
@@ -28,6 +44,11 @@ pub enum ContentLoss {
     /// Mean squared error of the pixels: what PSNR measures. Where the right correction is
     /// uncertain, its optimum is the mean correction, where L1's is the median, often none.
     L2,
+    /// Mean over the images of `10 log₁₀(MSE + ε)`: minus the mean PSNR in dB up to a
+    /// constant, the figure the evaluation reports. Each image weighs by its own error, so a
+    /// nearly sharp crop whose few levels of error cost many dB weighs as much as a strongly
+    /// blurred one (under L2 its tiny squared error hardly counts).
+    Psnr,
     /// Mean squared error of VGG16 `relu3_3` features.
     Perceptual(Box<Vgg16Features>),
 }
@@ -39,6 +60,11 @@ impl ContentLoss {
         match self {
             ContentLoss::L1 => (fake - sharp).abs().mean(),
             ContentLoss::L2 => (fake - sharp).powf_scalar(2.0).mean(),
+            ContentLoss::Psnr => {
+                let squared = (fake - sharp).powf_scalar(2.0).flatten::<2>(1, 3);
+                let mse = squared.mean_dim(1).flatten::<1>(0, 1);
+                ((mse + PSNR_EPSILON).log() * (10.0 / std::f64::consts::LN_10)).mean()
+            }
             ContentLoss::Perceptual(vgg) => {
                 let target = vgg.forward(sharp).detach();
                 (vgg.forward(fake) - target).powf_scalar(2.0).mean()
@@ -46,11 +72,12 @@ impl ContentLoss {
         }
     }
 
-    /// "l1" or "perceptual".
+    /// "l1", "l2", "psnr" or "perceptual".
     pub fn name(&self) -> &'static str {
         match self {
             ContentLoss::L1 => "l1",
             ContentLoss::L2 => "l2",
+            ContentLoss::Psnr => "psnr",
             ContentLoss::Perceptual(_) => "perceptual",
         }
     }

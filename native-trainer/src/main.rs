@@ -13,6 +13,7 @@ use deblurgan::weights::{self, Precision};
 use native_trainer::data::camera_shake::ShakeOptions;
 use native_trainer::device::{DeviceChoice, select_device};
 use native_trainer::eval::{self, EvalOptions};
+use native_trainer::loss::PixelLoss;
 use native_trainer::train::{self, Outcome, RunControl, TrainOptions};
 use native_trainer::{bench, checkpoint, official};
 
@@ -64,11 +65,23 @@ enum CriticChoice {
 
 /// The pixel content loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum PixelLoss {
+enum PixelLossChoice {
     /// Mean absolute error.
     L1,
     /// Mean squared error.
     L2,
+    /// Minus the mean PSNR of the images (dB), what the evaluation reports.
+    Psnr,
+}
+
+impl PixelLossChoice {
+    fn loss(self) -> PixelLoss {
+        match self {
+            PixelLossChoice::L1 => PixelLoss::L1,
+            PixelLossChoice::L2 => PixelLoss::L2,
+            PixelLossChoice::Psnr => PixelLoss::Psnr,
+        }
+    }
 }
 
 /// A named synthetic blur.
@@ -251,9 +264,11 @@ struct TrainArgs {
     /// Weight of the content loss.
     #[arg(long, default_value_t = 100.0)]
     content_weight: f64,
-    /// Pixel content loss (without --vgg): l1, or l2 (mean squared error, what PSNR measures).
+    /// Pixel content loss (without --vgg): l1; l2 (mean squared error); or psnr (minus each
+    /// image's PSNR in dB, averaged: what the evaluation reports, where nearly sharp crops weigh
+    /// as much as blurred ones).
     #[arg(long, value_enum, default_value = "l1")]
-    pixel_loss: PixelLoss,
+    pixel_loss: PixelLossChoice,
     /// VGG16 ImageNet weights (torchvision .pth or .safetensors) for the perceptual loss;
     /// without them the content loss is L1.
     #[arg(long)]
@@ -338,7 +353,7 @@ impl TrainArgs {
             .with_gp_step(self.gp_step)
             .with_adversarial_weight(self.adversarial_weight)
             .with_content_weight(self.content_weight)
-            .with_content_l2(Some(self.pixel_loss == PixelLoss::L2))
+            .with_pixel_loss(Some(self.pixel_loss.loss()))
             .with_vgg(self.vgg.clone())
             .with_seed(self.seed)
             .with_log_every(self.log_every)

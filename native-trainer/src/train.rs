@@ -20,7 +20,7 @@ use crate::checkpoint;
 use crate::data::camera_shake::ShakeOptions;
 use crate::data::layout::{self, Layout, Source};
 use crate::data::loader::{Batch, Dataset, Loader, SampleOptions};
-use crate::loss::{self, ContentLoss};
+use crate::loss::{self, ContentLoss, PixelLoss};
 use crate::rng::Rng;
 use crate::validation::{ValidationSet, process_cpu_seconds};
 use crate::vgg::Vgg16Features;
@@ -100,11 +100,12 @@ pub struct TrainOptions {
     /// Weight of the content term.
     #[config(default = 100.0)]
     pub content_weight: f64,
-    /// The pixel content loss without `vgg`: mean squared error when true, else L1 (`None`:
-    /// L1).
+    /// The pixel content loss without `vgg` (`None`: L2 where `content_l2`, else L1).
+    pub pixel_loss: Option<PixelLoss>,
+    /// How runs before `pixel_loss` asked for L2; read from their checkpoints only.
     pub content_l2: Option<bool>,
     /// VGG16 ImageNet weights (`.pth` or `.safetensors`): perceptual content loss; else the
-    /// pixel loss (`content_l2`).
+    /// pixel loss.
     pub vgg: Option<PathBuf>,
     /// Seed of every random choice.
     #[config(default = 0)]
@@ -139,6 +140,16 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
+    /// The pixel loss of the run: `pixel_loss`, else L2 for the runs that said `content_l2`,
+    /// else L1.
+    pub fn pixel_loss(&self) -> PixelLoss {
+        match (self.pixel_loss, self.content_l2) {
+            (Some(loss), _) => loss,
+            (None, Some(true)) => PixelLoss::L2,
+            (None, _) => PixelLoss::L1,
+        }
+    }
+
     /// The data set these options name.
     pub fn source(&self) -> Result<(Layout, Source)> {
         match (&self.data, &self.blurred, &self.sharp) {
@@ -272,8 +283,11 @@ impl Trainer {
         let device = device.clone().autodiff();
         let content = match &options.vgg {
             Some(path) => ContentLoss::Perceptual(Box::new(Vgg16Features::load(path, &device)?)),
-            None if options.content_l2 == Some(true) => ContentLoss::L2,
-            None => ContentLoss::L1,
+            None => match options.pixel_loss() {
+                PixelLoss::L1 => ContentLoss::L1,
+                PixelLoss::L2 => ContentLoss::L2,
+                PixelLoss::Psnr => ContentLoss::Psnr,
+            },
         };
         let adam = || {
             AdamConfig::new()

@@ -131,3 +131,31 @@ fn the_pixel_losses_are_the_mean_absolute_and_the_mean_squared_error() {
     assert!((l2 - 0.375).abs() < 1e-6, "{l2}");
     assert_eq!((ContentLoss::L1.name(), ContentLoss::L2.name()), ("l1", "l2"));
 }
+
+#[test]
+fn the_psnr_loss_is_minus_the_mean_psnr_of_the_images() {
+    use burn::tensor::TensorData;
+    use native_trainer::loss::PSNR_EPSILON;
+    let device = Device::flex().autodiff();
+    // Image 0 is off by 0.1 everywhere (MSE 0.01); image 1 by 0.001 (MSE 1e-6).
+    let sharp = Tensor::<4>::zeros([2, 3, 4, 4], &device);
+    let offsets = TensorData::new(vec![0.1f32, 0.001], [2, 1, 1, 1]);
+    let fake = (Tensor::<4>::ones([2, 3, 4, 4], &device) * Tensor::<4>::from_data(offsets, &device)).require_grad();
+    let loss = ContentLoss::Psnr.forward(fake.clone(), sharp);
+    let db = |mse: f64| 10.0 * (mse + PSNR_EPSILON).log10();
+    let expected = (db(0.01) + db(1e-6)) / 2.0;
+    let value = loss.clone().into_scalar::<f32>() as f64;
+    assert!((value - expected).abs() < 1e-3, "{value} dB, expected {expected}");
+    assert_eq!(ContentLoss::Psnr.name(), "psnr");
+    // Unlike L2, the nearly exact image pulls as hard per dB as the wrong one: its pixels'
+    // gradients are larger, in proportion to 1/MSE.
+    let grads = loss.backward();
+    let grad = fake.grad(&grads).expect("gradient").into_data().to_vec::<f32>().unwrap();
+    let per_image = grad.len() / 2;
+    let (wrong, nearly) = (grad[0] as f64, grad[per_image] as f64);
+    // d/dx of 10 log10(mean (x²) + ε) / 2 at x = offset, over 48 pixels.
+    let slope = |x: f64| 10.0 / std::f64::consts::LN_10 * (2.0 * x / 48.0) / (x * x + PSNR_EPSILON) / 2.0;
+    assert!((wrong / slope(0.1) - 1.0).abs() < 1e-3, "{wrong} vs {}", slope(0.1));
+    assert!((nearly / slope(0.001) - 1.0).abs() < 1e-2, "{nearly} vs {}", slope(0.001));
+    assert!(nearly > 40.0 * wrong, "the nearly exact image's pull {nearly} vs {wrong}");
+}

@@ -11,7 +11,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use deblurgan::model::{CriticConfig, GeneratorConfig};
 use native_trainer::data::layout::Source;
 use native_trainer::data::loader::{Dataset, SampleOptions, make_batch};
-use native_trainer::loss::ContentLoss;
+use native_trainer::loss::{ContentLoss, PixelLoss};
 use native_trainer::train::{Outcome, RunControl, TrainOptions, TrainState, Trainer, run};
 use native_trainer::vgg::Vgg16Features;
 
@@ -233,6 +233,13 @@ fn checkpoints_written_before_cpu_time_was_kept_still_load() {
     assert_eq!(state.cpu_seconds, None);
     assert_eq!(state.options.validation, None);
     assert_eq!(state.options.moderate_share, None);
+    assert_eq!(state.options.pixel_loss(), PixelLoss::L1);
+    // The runs of the day after asked for L2 with `content_l2`; it still means L2.
+    let l2 = old.replace(r#""keep": 2}"#, r#""keep": 2, "content_l2": true}"#);
+    let state = TrainState::load_binary(l2.as_bytes()).unwrap();
+    assert_eq!(state.options.pixel_loss(), PixelLoss::L2);
+    let psnr = old.replace(r#""keep": 2}"#, r#""keep": 2, "pixel_loss": "Psnr"}"#);
+    assert_eq!(TrainState::load_binary(psnr.as_bytes()).unwrap().options.pixel_loss(), PixelLoss::Psnr);
 }
 
 #[test]
