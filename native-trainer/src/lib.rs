@@ -3,6 +3,7 @@
 //! root crate, [`deblurgan`].
 
 pub mod bench;
+pub mod bench_deblur;
 pub mod checkpoint;
 pub mod data;
 pub mod device;
@@ -10,6 +11,7 @@ pub mod eval;
 pub mod loss;
 pub use deblurgan::metrics;
 pub mod official;
+pub mod onnx;
 pub mod rng;
 pub mod train;
 pub mod validation;

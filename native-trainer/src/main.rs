@@ -8,7 +8,7 @@ use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use deblurgan::TileOptions;
 use deblurgan::model::{CriticArchitecture, CriticConfig, GeneratorConfig, NormKind};
-use deblurgan::tiling::{DEFAULT_OVERLAP, DEFAULT_TILE_SIZE};
+use deblurgan::tiling::{DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, TilePlan};
 use deblurgan::weights::{self, Precision};
 use native_trainer::data::camera_shake::ShakeOptions;
 use native_trainer::device::{DeviceChoice, select_device};
@@ -389,6 +389,32 @@ enum Command {
     },
     /// Trains a generator against a critic (WGAN-GP + content loss).
     Train(Box<TrainArgs>),
+    /// Times deblurring photos of the given sizes as `deblur` runs them, tiled and whole, and
+    /// prints one tab-separated row per run: size, tile plan, tiles, pixels computed over the
+    /// photo's, median seconds, cores busy.
+    BenchDeblur {
+        /// Weights (default: the page's bundled weights).
+        #[arg(short, long)]
+        weights: Option<PathBuf>,
+        /// Photo sizes, WIDTHxHEIGHT, comma-separated.
+        #[arg(long, default_value = "256x256,1280x720")]
+        sizes: String,
+        /// Timed runs per row (the median is printed).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Untimed runs first.
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
+        /// Tile side of the tiled rows.
+        #[arg(long, default_value_t = DEFAULT_TILE_SIZE)]
+        tile_size: usize,
+        /// Overlap of the tiled rows.
+        #[arg(long, default_value_t = DEFAULT_OVERLAP)]
+        overlap: usize,
+        /// GPU (wgpu) or CPU (Flex).
+        #[arg(long, value_enum, default_value = "cpu")]
+        device: DeviceChoice,
+    },
     /// Times training steps on this machine and prints where the time goes: data, generator
     /// forward, critic updates, generator backward, optimiser; images/second; cores busy.
     BenchTrain {
@@ -487,12 +513,17 @@ enum Command {
         /// A training run folder (newest checkpoint), a checkpoint folder, or a weights file.
         #[arg(short, long)]
         from: PathBuf,
-        /// Output weights file (.bpk, or .safetensors).
+        /// Output weights file (.bpk, or .safetensors), or an ONNX graph (.onnx).
         #[arg(short, long)]
         output: PathBuf,
-        /// Keep 32-bit floats.
+        /// Keep 32-bit floats (an ONNX graph always has them).
         #[arg(long)]
         f32: bool,
+        /// Write the generator as an ONNX graph (opset 17) for other runtimes: input
+        /// `[batch, 3, height, width]` in [-1, 1], sides multiples of 4; implied by a .onnx
+        /// output.
+        #[arg(long)]
+        onnx: bool,
     },
     /// Converts an official DeblurGAN generator checkpoint (`latest_net_G.pth`) to this
     /// project's weights format.
@@ -506,6 +537,19 @@ enum Command {
         #[arg(long)]
         f16: bool,
     },
+}
+
+/// `WIDTHxHEIGHT[,WIDTHxHEIGHT…]`.
+fn parse_sizes(text: &str) -> Result<Vec<(u32, u32)>> {
+    text.split(',')
+        .map(|size| {
+            let parsed = size.trim().split_once('x').and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)));
+            match parsed {
+                Some((w, h)) if w > 0 && h > 0 => Ok((w, h)),
+                _ => bail!("a size is WIDTHxHEIGHT, e.g. 1280x720, not {size:?}"),
+            }
+        })
+        .collect()
 }
 
 /// The generator of a run folder, checkpoint folder or weights file, on `device`.
@@ -623,8 +667,44 @@ fn main() -> Result<()> {
             print!("{}", bench.report(&what));
             Ok(())
         }
-        Command::Export { from, output, f32 } => {
+        Command::BenchDeblur { weights: weights_path, sizes, runs, warmup, tile_size, overlap, device } => {
+            let tiled = TileOptions::new(tile_size, overlap)?;
+            let sizes = parse_sizes(&sizes)?;
+            let selected = select_device(device);
+            let weights_path = weights_path.unwrap_or_else(native_trainer::bundled_weights_path);
+            let (generator, config) = weights::load_from_file(&weights_path, &selected.device)
+                .with_context(|| format!("cannot load the weights {}", weights_path.display()))?;
+            eprintln!("{} on {}", weights::describe(&config), selected.description);
+            let photo = image::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/photo.jpg"))
+                .context("cannot read the test photo")?
+                .to_rgb8();
+            println!("size\tplan\ttiles\tcomputed\tseconds\tcores");
+            for (width, height) in sizes {
+                let photo = image::imageops::resize(&photo, width, height, image::imageops::FilterType::Triangle);
+                let whole = TileOptions::whole_image();
+                let tiled_is_whole = TilePlan::new(width as usize, height as usize, tiled).len() == 1;
+                let plans: &[(&str, TileOptions)] =
+                    if tiled_is_whole { &[("whole", whole)] } else { &[("tiled", tiled), ("whole", whole)] };
+                for &(name, options) in plans {
+                    let plan = if name == "tiled" { format!("{tile_size}/{overlap}") } else { name.to_string() };
+                    let bench = native_trainer::bench_deblur::bench_deblur(&generator, &selected.device, &photo, options, runs, warmup)?;
+                    println!("{}", bench.row(&plan));
+                }
+            }
+            Ok(())
+        }
+        Command::Export { from, output, f32, onnx } => {
+            let onnx = onnx || output.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+            if onnx && output.extension().is_none_or(|e| !e.eq_ignore_ascii_case("onnx")) {
+                bail!("an ONNX graph is written to a .onnx file, not {}", output.display());
+            }
             let (generator, config) = load_generator(&from, &Device::flex())?;
+            if onnx {
+                let bytes = native_trainer::onnx::generator_to_onnx(&generator, &weights::describe(&config))?;
+                std::fs::write(&output, bytes).with_context(|| format!("cannot write {}", output.display()))?;
+                eprintln!("wrote {} ({}, ONNX opset {})", output.display(), weights::describe(&config), native_trainer::onnx::OPSET);
+                return Ok(());
+            }
             let precision = if f32 { Precision::F32 } else { Precision::F16 };
             weights::save_to_file(&generator, &config, &output, precision)
                 .with_context(|| format!("cannot write {}", output.display()))?;

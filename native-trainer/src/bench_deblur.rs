@@ -1,0 +1,82 @@
+//! `bench-deblur`: how long this project takes to deblur a photo of a given size, as `deblur`
+//! runs it (tile plan, blending, 8-bit conversion), with the pixels the tiles make the network
+//! compute; `scripts/bench-native.sh` prints it beside onnxruntime on the same network.
+
+use std::time::Instant;
+
+use anyhow::Result;
+use burn::tensor::Device;
+use deblurgan::model::Generator;
+use deblurgan::tiling::{TilePlan, network_side};
+use deblurgan::{TileOptions, deblur_rgb};
+use image::RgbImage;
+
+use crate::validation::process_cpu_seconds;
+
+/// The timing of one piece of work.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeblurBench {
+    /// Photo width and height.
+    pub size: (u32, u32),
+    /// Tiles the photo is cut into.
+    pub tiles: usize,
+    /// Pixels the network computes over the photo's pixels (1 for the whole photo at once).
+    pub computed_pixels: f64,
+    /// Median wall seconds of the timed runs.
+    pub seconds: f64,
+    /// CPU seconds per wall second over the timed runs.
+    pub cores_busy: Option<f64>,
+}
+
+impl DeblurBench {
+    /// One line of the table `bench-deblur` prints (tab-separated, as the benchmark script
+    /// reads it): size, tile plan, tiles, computed-pixels factor, seconds, cores busy.
+    pub fn row(&self, plan: &str) -> String {
+        let cores = self.cores_busy.map_or_else(|| "?".to_string(), |c| format!("{c:.2}"));
+        format!(
+            "{}x{}\t{plan}\t{}\t{:.2}\t{:.3}\t{cores}",
+            self.size.0, self.size.1, self.tiles, self.computed_pixels, self.seconds
+        )
+    }
+}
+
+/// Pixels the network computes for a `width`×`height` photo cut by `options`, over the photo's.
+pub fn computed_pixels(width: u32, height: u32, options: TileOptions) -> (usize, f64) {
+    let plan = TilePlan::new(width as usize, height as usize, options);
+    let computed: usize = plan.tiles().map(|t| network_side(t.width) * network_side(t.height)).sum();
+    (plan.len(), computed as f64 / (width as f64 * height as f64))
+}
+
+/// Deblurs `photo` `warmup` times untimed, then `runs` times timed.
+pub fn bench_deblur(
+    generator: &Generator,
+    device: &Device,
+    photo: &RgbImage,
+    options: TileOptions,
+    runs: usize,
+    warmup: usize,
+) -> Result<DeblurBench> {
+    let once = || pollster::block_on(deblur_rgb(generator, device, photo, options, |_| true)).map_err(|e| anyhow::anyhow!("{e}"));
+    for _ in 0..warmup {
+        once()?;
+    }
+    let cpu_start = process_cpu_seconds();
+    let clock = Instant::now();
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        let start = Instant::now();
+        once()?;
+        times.push(start.elapsed().as_secs_f64());
+    }
+    let wall = clock.elapsed().as_secs_f64();
+    let cores_busy = cpu_start.zip(process_cpu_seconds()).map(|(start, end)| (end - start) / wall);
+    times.sort_by(f64::total_cmp);
+    let (tiles, computed_pixels) = computed_pixels(photo.width(), photo.height(), options);
+    Ok(DeblurBench {
+        size: (photo.width(), photo.height()),
+        tiles,
+        computed_pixels,
+        seconds: times[times.len() / 2],
+        cores_busy,
+    })
+}
