@@ -15,7 +15,7 @@ use native_trainer::device::{DeviceChoice, select_device};
 use native_trainer::eval::{self, EvalOptions};
 use native_trainer::loss::PixelLoss;
 use native_trainer::train::{self, Outcome, RunControl, TrainOptions};
-use native_trainer::{bench, checkpoint, official};
+use native_trainer::{bench, official};
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Train, evaluate, export and import DeblurGAN generators")]
@@ -308,6 +308,12 @@ struct TrainArgs {
     /// CPU-minutes of training between validations.
     #[arg(long, default_value_t = 10.0)]
     validate_minutes: f64,
+    /// Start from this generator (weights file, checkpoint or run folder) instead of a fresh
+    /// one, with a fresh optimiser at step 0: the second stage of a staged recipe (e.g. another
+    /// loss, or adversarial fine-tuning). Its architecture replaces --architecture, and a
+    /// checkpoint's CPU time carries on in the learning curve.
+    #[arg(long)]
+    init_from: Option<PathBuf>,
     /// GPU (wgpu) or CPU (Flex).
     #[arg(long, value_enum, default_value = "gpu")]
     device: DeviceChoice,
@@ -364,7 +370,8 @@ impl TrainArgs {
             .with_validation(self.validation.clone())
             .with_validation_photos(Some(self.validation_photos))
             .with_validation_crop(Some(self.validation_crop))
-            .with_validate_minutes(Some(self.validate_minutes));
+            .with_validate_minutes(Some(self.validate_minutes))
+            .with_init_from(self.init_from.clone());
         // Without --workers, the options' own default.
         match self.workers {
             Some(workers) => options.with_workers(workers),
@@ -554,19 +561,7 @@ fn parse_sizes(text: &str) -> Result<Vec<(u32, u32)>> {
 
 /// The generator of a run folder, checkpoint folder or weights file, on `device`.
 fn load_generator(path: &Path, device: &Device) -> Result<(deblurgan::Generator, GeneratorConfig)> {
-    let checkpoint_dir = if path.is_dir() {
-        if path.join("state.json").is_file() {
-            path.to_path_buf()
-        } else {
-            checkpoint::latest(path)?
-                .with_context(|| format!("{} holds no checkpoint", path.display()))?
-                .1
-        }
-    } else {
-        return weights::load_from_file(path, device).with_context(|| format!("cannot load {}", path.display()));
-    };
-    let (generator, config, step) = train::load_checkpoint_generator(&checkpoint_dir, device)?;
-    eprintln!("generator of {} (step {step})", checkpoint_dir.display());
+    let (generator, config, _) = train::load_start_generator(path, device)?;
     Ok((generator, config))
 }
 
@@ -593,6 +588,9 @@ fn main() -> Result<()> {
                 validation: args.validation.clone(),
                 ..RunControl::default()
             };
+            if args.resume && args.init_from.is_some() {
+                bail!("--init-from starts a new run and --resume continues one: give one of them");
+            }
             let (outcome, trainer) = train::run(args.options(), &args.output, &selected.device, args.resume, control)?;
             let final_weights = args.output.join("generator.bpk");
             weights::save_to_file(&trainer.generator.valid(), &trainer.options.generator, &final_weights, Precision::F32)?;

@@ -137,6 +137,10 @@ pub struct TrainOptions {
     pub validation_crop: Option<usize>,
     /// CPU-minutes of training between two validations (`None`: 10).
     pub validate_minutes: Option<f64>,
+    /// The generator this run started from (a weights file, or a checkpoint or run folder), with
+    /// a fresh optimiser at step 0: the second stage of a staged recipe (`None`: a fresh
+    /// initialisation).
+    pub init_from: Option<PathBuf>,
 }
 
 impl TrainOptions {
@@ -490,6 +494,37 @@ pub fn load_checkpoint_generator(dir: &Path, device: &Device) -> Result<(Generat
     Ok((generator, state.options.generator, state.step))
 }
 
+/// Refuses options no run can use, before anything is written.
+fn check_options(options: &TrainOptions) -> Result<()> {
+    if let Some(share) = options.moderate_share {
+        anyhow::ensure!((0.0..=1.0).contains(&share), "the moderate shake's share must lie in [0, 1], not {share}");
+    }
+    Ok(())
+}
+
+/// A generator to start a run from: a weights file, a checkpoint folder, or a run folder (its
+/// newest checkpoint). Returns it, its configuration and the CPU seconds of training behind it
+/// (a checkpoint's; `None` for a weights file).
+pub fn load_start_generator(path: &Path, device: &Device) -> Result<(Generator, GeneratorConfig, Option<f64>)> {
+    if !path.is_dir() {
+        let (generator, config) = deblurgan::weights::load_from_file(path, device)
+            .with_context(|| format!("cannot load {}", path.display()))?;
+        return Ok((generator, config, None));
+    }
+    let dir = if path.join("state.json").is_file() {
+        path.to_path_buf()
+    } else {
+        checkpoint::latest(path)?
+            .with_context(|| format!("{} holds no checkpoint", path.display()))?
+            .1
+    };
+    let (generator, config, step) = load_checkpoint_generator(&dir, device)?;
+    eprintln!("generator of {} (step {step})", dir.display());
+    let state = std::fs::read(dir.join("state.json")).context("cannot read state.json")?;
+    let state = TrainState::load_binary(&state).map_err(|e| anyhow::anyhow!("bad state.json in {}: {e}", dir.display()))?;
+    Ok((generator, config, state.cpu_seconds))
+}
+
 /// What a checkpoint's `state.json` holds.
 #[derive(Config, Debug)]
 pub struct TrainState {
@@ -588,13 +623,27 @@ pub fn run(
                 run.display()
             );
         }
+        check_options(&options)?;
+        let mut options = options;
+        let start = match &options.init_from {
+            Some(path) => {
+                let (generator, config, cpu_seconds) = load_start_generator(path, &device.clone().autodiff())?;
+                eprintln!("starting from the generator of {} ({})", path.display(), deblurgan::weights::describe(&config));
+                options.generator = config;
+                Some((generator, cpu_seconds))
+            }
+            None => None,
+        };
         std::fs::create_dir_all(run).with_context(|| format!("cannot create {}", run.display()))?;
-        Trainer::new(options, device)?
+        let mut trainer = Trainer::new(options, device)?;
+        if let Some((generator, cpu_seconds)) = start {
+            trainer.generator = generator;
+            trainer.cpu_seconds = cpu_seconds.unwrap_or(0.0);
+        }
+        trainer
     };
     let o = trainer.options.clone();
-    if let Some(share) = o.moderate_share {
-        anyhow::ensure!((0.0..=1.0).contains(&share), "the moderate shake's share must lie in [0, 1], not {share}");
-    }
+    check_options(&o)?;
     let (layout, source) = o.source()?;
     if !control.quiet {
         eprintln!(

@@ -163,3 +163,17 @@ fn eval_synthesises_the_blur_it_is_told_and_refuses_impossible_blurs() {
     }
     assert!(!dir.join("refused.json").exists(), "nothing is written for a refused blur");
 }
+
+#[test]
+fn a_new_stage_and_a_resume_at_once_are_refused() {
+    let dir = common::scratch("cli-init-from");
+    let photos = dir.join("photos");
+    common::write_sharp(&photos, 1, 48);
+    let mut args = train_args(&photos, &dir.join("run"), 1);
+    args.extend(["--resume".into(), "--init-from".into(), dir.join("elsewhere").display().to_string()]);
+    let output = trainer().args(args).output().unwrap();
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("--init-from") && message.contains("--resume"), "{message}");
+    assert!(!dir.join("run").exists());
+}

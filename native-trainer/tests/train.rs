@@ -279,3 +279,45 @@ fn the_content_loss_sees_overshoot_past_white_that_the_clamp_would_hide() {
     let losses = trainer.step(&batch);
     assert!((losses.content - (0.9 + 2f64.tanh() - 1.0)).abs() < 1e-3, "{losses:?}");
 }
+
+#[test]
+fn a_run_can_start_from_another_runs_generator_with_a_fresh_optimiser() {
+    let _rng = lock();
+    let dir = common::scratch("init-from");
+    common::write_sharp(&dir.join("photos"), 2, 40);
+    let quiet = || RunControl { quiet: true, ..RunControl::default() };
+    let first = tiny_options(&dir.join("photos")).with_steps(3).with_checkpoint_every(100);
+    let (_, stage1) = run(first.clone(), &dir.join("stage1"), &Device::flex(), false, quiet()).unwrap();
+    let stage1_cpu = stage1.cpu_seconds;
+    assert!(stage1_cpu > 0.0);
+    // Stage 2: another loss and width asked for, starting from stage 1's generator. The
+    // architecture is stage 1's; the step counter starts again, and the CPU time carries on.
+    let second = tiny_options(&dir.join("photos"))
+        .with_generator(GeneratorConfig::new().with_base_channels(8).with_blocks(2))
+        .with_pixel_loss(Some(PixelLoss::L2))
+        .with_steps(0)
+        .with_init_from(Some(dir.join("stage1")));
+    let (_, stage2) = run(second.clone(), &dir.join("stage2"), &Device::flex(), false, quiet()).unwrap();
+    assert_eq!(stage2.step, 0);
+    let shape = |t: &Trainer| (t.options.generator.base_channels, t.options.generator.blocks);
+    assert_eq!(shape(&stage2), (4, 1));
+    assert_eq!(outputs(&stage2), outputs(&stage1), "stage 2 starts with stage 1's weights");
+    assert!(stage2.cpu_seconds >= stage1_cpu, "{} < {stage1_cpu}", stage2.cpu_seconds);
+    assert_eq!(stage2.content_loss().name(), "l2");
+    // It trains from there, into its own folder, and says where it started.
+    let (_, trained) = run(second.with_steps(2), &dir.join("stage2b"), &Device::flex(), false, quiet()).unwrap();
+    assert_eq!(trained.step, 2);
+    assert_ne!(outputs(&trained), outputs(&stage1));
+    use burn::config::Config;
+    let state = TrainState::load(dir.join("stage2b/checkpoints/step-00000002/state.json")).unwrap();
+    assert_eq!(state.options.init_from, Some(dir.join("stage1")));
+    // A missing start is refused before anything is written.
+    let missing = tiny_options(&dir.join("photos")).with_init_from(Some(dir.join("nowhere")));
+    assert!(run(missing, &dir.join("stage3"), &Device::flex(), false, quiet()).is_err());
+    assert!(!dir.join("stage3").exists());
+    // So is an impossible option.
+    let refused = tiny_options(&dir.join("photos")).with_moderate_share(Some(1.5));
+    let error = run(refused, &dir.join("stage4"), &Device::flex(), false, quiet()).err().unwrap();
+    assert!(error.to_string().contains("[0, 1]"), "{error}");
+    assert!(!dir.join("stage4").exists(), "a refused run leaves no folder");
+}
