@@ -84,6 +84,12 @@ impl TiledDeblur {
         Ok(self.progress())
     }
 
+    /// The result so far and how many of its rows, from the top, are final (a band of tiles is
+    /// final once the next band has started).
+    pub fn finished(&self) -> (&RgbImage, usize) {
+        self.blender.finished()
+    }
+
     /// The blended result, once every tile is done.
     pub fn finish(self) -> RgbImage {
         assert!(self.is_done(), "{} of {} tiles done", self.done, self.tiles.len());

@@ -265,6 +265,12 @@ impl Blender {
         }
     }
 
+    /// The output so far and how many of its rows, from the top, are final: rows that no later
+    /// tile touches are written as soon as the next row of tiles starts.
+    pub fn finished(&self) -> (&RgbImage, usize) {
+        (&self.output, self.band_top)
+    }
+
     /// The blended photo, once every tile has been added.
     pub fn finish(mut self) -> RgbImage {
         self.write_rows(self.band_rows);
@@ -310,6 +316,32 @@ mod tests {
         }
         let image = blender.finish();
         assert!(image.pixels().all(|pixel| pixel.0 == [from_unit(0.2); 3]));
+    }
+
+    #[test]
+    fn finished_rows_are_final_and_come_band_by_band() {
+        let plan = TilePlan::new(300, 200, TileOptions::new(96, 32).unwrap());
+        let mut blender = Blender::new(plan.clone());
+        let mut reported = Vec::new();
+        for (index, tile) in plan.tiles().enumerate() {
+            let (width, height) = tile.input_size();
+            // A different value per tile, so that rows written too early would differ at the end.
+            blender.add(&tile, &vec![index as f32 / 40.0 - 0.5; 3 * width * height], width);
+            let (image, rows) = blender.finished();
+            reported.push((rows, image.clone()));
+        }
+        let last_band_top = plan.tiles().last().unwrap().y;
+        assert_eq!(reported.last().unwrap().0, last_band_top, "all but the last band finished");
+        assert!(reported.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+        assert!(reported.iter().any(|&(rows, _)| rows > 0 && rows < last_band_top));
+        let image = blender.finish();
+        for (rows, partial) in reported {
+            for y in 0..rows as u32 {
+                for x in 0..300 {
+                    assert_eq!(partial.get_pixel(x, y), image.get_pixel(x, y), "row {y}");
+                }
+            }
+        }
     }
 
     #[test]

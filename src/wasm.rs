@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 
 use burn::tensor::Device;
+use image::{GrayImage, RgbImage};
 use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -89,8 +90,10 @@ pub fn load_weights(bytes: &[u8]) -> Result<String, JsValue> {
 
 /// Deblurs a JPEG, PNG or WebP photo into a PNG of the same size, tile by tile.
 ///
-/// `on_progress(done, total)` is awaited after every tile; a promise resolving to `false`
-/// cancels. Returns `{ png: Uint8Array, width, height, tiles }`.
+/// `on_progress(done, total, band)` is awaited after every tile; a promise resolving to `false`
+/// cancels. `band` is `null`, or `{ width, height, top, rows, rgba }` when rows became final
+/// since the last call: `rows` full-width rows from `top` as RGBA bytes (for `ImageData`), so
+/// the page can show the result band by band. Returns `{ png: Uint8Array, width, height, tiles }`.
 #[wasm_bindgen]
 pub async fn deblur(
     image: Vec<u8>,
@@ -110,9 +113,26 @@ pub async fn deblur(
     // The colours move into the job (no copy of a possibly 12-megapixel photo); alpha waits.
     let Photo { rgb, alpha } = photo;
     let mut job = TiledDeblur::new(generator, device, rgb, options);
+    let mut reported_rows = 0;
     while !job.is_done() {
         let progress = job.step().await.map_err(error)?;
-        let answer = on_progress.call2(&JsValue::NULL, &progress.done.into(), &progress.total.into())?;
+        let (partial, rows) = job.finished();
+        let band = if rows > reported_rows {
+            let band = rgba_rows(partial, alpha.as_ref(), reported_rows, rows);
+            let band = object(&[
+                ("width", partial.width().into()),
+                ("height", partial.height().into()),
+                ("top", reported_rows.into()),
+                ("rows", (rows - reported_rows).into()),
+                ("rgba", Uint8Array::from(band.as_slice()).into()),
+            ]);
+            reported_rows = rows;
+            band
+        } else {
+            JsValue::NULL
+        };
+        let (done, total) = (progress.done.into(), progress.total.into());
+        let answer = on_progress.call3(&JsValue::NULL, &done, &total, &band)?;
         let keep_going = JsFuture::from(Promise::resolve(&answer)).await?;
         if keep_going.is_falsy() {
             return Err(error("cancelled"));
@@ -130,4 +150,17 @@ pub async fn deblur(
         ("height", result.height().into()),
         ("tiles", tiles.into()),
     ]))
+}
+
+/// Rows `top..bottom` of `rgb` as RGBA bytes, with the photo's alpha where it has one.
+fn rgba_rows(rgb: &RgbImage, alpha: Option<&GrayImage>, top: usize, bottom: usize) -> Vec<u8> {
+    let width = rgb.width() as usize;
+    let mut rgba = Vec::with_capacity(4 * width * (bottom - top));
+    for y in top as u32..bottom as u32 {
+        for x in 0..width as u32 {
+            rgba.extend_from_slice(&rgb.get_pixel(x, y).0);
+            rgba.push(alpha.map_or(255, |alpha| alpha.get_pixel(x, y).0[0]));
+        }
+    }
+    rgba
 }
