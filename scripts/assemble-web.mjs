@@ -1,5 +1,5 @@
 // Assembles the page into OUT (after build-web.sh has put the wasm into OUT/web/pkg): copies the
-// page files, writes the weights manifest (size and SHA-256 of each bundled model, checked by the
+// page files and fflate, writes the weights manifest (size and SHA-256 of each bundled model, checked by the
 // worker before use) and the service worker with its list of assets and a version hash.
 //   node scripts/assemble-web.mjs OUT
 import { createHash } from 'node:crypto';
@@ -10,9 +10,15 @@ const out = process.argv[2] ?? 'dist';
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 cpSync('index.html', join(out, 'index.html'));
-for (const entry of ['app.js', 'worker.js', 'style.css', 'manifest.webmanifest', 'icons', 'samples', 'bench.html', 'bench.js']) {
+for (const entry of ['app.js', 'engine.js', 'queue.js', 'viewer.js', 'export.js', 'worker.js', 'style.css',
+  'manifest.webmanifest', 'icons', 'samples', 'bench.html', 'bench.js']) {
   cpSync(join('web', entry), join(out, 'web', entry), { recursive: true });
 }
+// fflate (npm, a devDependency) makes the ZIP of all results in the page: served from this
+// origin like the rest, with its licence.
+mkdirSync(join(out, 'web', 'vendor'), { recursive: true });
+cpSync('node_modules/fflate/esm/browser.js', join(out, 'web', 'vendor', 'fflate.js'));
+cpSync('node_modules/fflate/LICENSE', join(out, 'web', 'vendor', 'fflate.LICENSE'));
 
 // The bundled models: web/weights/models.json names them; sizes and hashes are measured here.
 mkdirSync(join(out, 'web', 'weights'), { recursive: true });

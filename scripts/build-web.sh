@@ -16,7 +16,7 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }')" != "$version" 
   echo "== installing wasm-bindgen-cli $version"
   cargo install wasm-bindgen-cli --version "$version"
 fi
-[ -x node_modules/.bin/wasm-opt ] || npm install --no-audit --no-fund
+{ [ -x node_modules/.bin/wasm-opt ] && [ -f node_modules/fflate/package.json ]; } || npm install --no-audit --no-fund
 
 rm -rf "$OUT"
 mkdir -p "$OUT/web/pkg"

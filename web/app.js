@@ -1,20 +1,13 @@
-// The page: picks up photos (drop, paste, file picker, sample), sends them to the inference
-// worker, shows progress, the before/after comparison with zoom and pan, and the download.
+// The page: picks up photos (drop, paste, file chooser, sample, "Open with" through the launch
+// queue, the system's Share menu through the service worker), queues them for the engine,
+// shows the photo being computed band by band and the results; downloads one or all (ZIP).
+import { onEngineStatus, startEngine } from './engine.js';
+import { addPhotos, cancelAll, cancelItem, clearSettled, configureQueue, finished, items, waiting } from './queue.js';
+import { drawBand, hide, setUpViewer, show, shownKey, strength } from './viewer.js';
+import { blend, resultName, save, zipResults } from './export.js';
 
 const $ = (id) => document.getElementById(id);
-
-/** Tiles of 256² keep every WebGPU buffer far below the default 128 MiB binding limit. */
-const TILE_SIZE = 256;
-const OVERLAP = 64;
-/** Largest photo accepted: 48 megapixels. */
-const MAX_PIXELS = 48_000_000;
 const params = new URLSearchParams(location.search);
-
-let worker = null;
-let workerReady = null;
-let nextJob = 1;
-let job = null; // { id, name, started, beforeUrl }
-let resultUrl = null;
 
 let settled = 0;
 /** Marks that a photo's processing ended (result, error or cancel): tests and scripts wait on it. */
@@ -32,231 +25,163 @@ function clearError() {
   $('error').textContent = '';
 }
 
-function setBusy(busy) {
-  $('work').hidden = !busy;
-  $('drop').classList.toggle('disabled', busy);
-  $('file').disabled = busy;
-  $('sample').disabled = busy;
-}
-
-/** Starts (or restarts) the worker and loads the weights; resolves with its 'ready' message. */
-function startWorker() {
-  worker?.terminate();
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+onEngineStatus((status) => {
   const backend = $('backend');
-  backend.dataset.state = 'starting';
-  backend.textContent = 'Starting…';
-  workerReady = new Promise((resolve, reject) => {
-    worker.onmessage = ({ data }) => {
-      if (data.type === 'ready') {
-        const name = data.backend === 'webgpu' ? 'WebGPU' : 'CPU';
-        backend.dataset.state = data.backend;
-        backend.textContent = `${name} · ${data.adapter} · model: ${data.description}`;
-        if (data.backend === 'cpu' && data.fallbackReason) backend.title = `CPU fallback: ${data.fallbackReason}`;
-        document.body.dataset.backend = data.backend;
-        resolve(data);
-      } else if (data.type === 'error' && data.phase === 'init') {
-        backend.dataset.state = 'failed';
-        backend.textContent = 'Could not start';
-        reject(new Error(data.message));
-      } else {
-        onWorkerMessage(data);
-      }
-    };
-    worker.onerror = (event) => {
-      event.preventDefault();
-      reject(new Error(event.message || 'the worker could not start'));
-      if (job) fail(`The computation stopped unexpectedly (${event.message || 'worker error'}).`, true);
-    };
-  });
-  const useGpu = params.get('backend') !== 'cpu';
-  worker.postMessage({ type: 'init', useGpu, model: $('model').value || params.get('model') || undefined });
-  workerReady.catch((error) => showError(`The deblurring engine could not start: ${error.message}`));
-  return workerReady;
-}
+  if (status.state === 'starting') {
+    backend.dataset.state = 'starting';
+    backend.textContent = 'Starting…';
+  } else if (status.state === 'failed') {
+    backend.dataset.state = 'failed';
+    backend.textContent = 'Could not start';
+    showError(`The deblurring engine could not start: ${status.message}`);
+  } else {
+    const name = status.backend === 'webgpu' ? 'WebGPU' : 'CPU';
+    backend.dataset.state = status.backend;
+    backend.textContent = `${name} · ${status.adapter} · model: ${status.description}`;
+    if (status.backend === 'cpu' && status.fallbackReason) backend.title = `CPU fallback: ${status.fallbackReason}`;
+    document.body.dataset.backend = status.backend;
+  }
+});
 
-function onWorkerMessage(data) {
-  if (!job || data.id !== job.id) return;
-  if (data.type === 'progress') {
-    $('progress').max = data.total;
-    $('progress').value = data.done;
-    $('status').textContent = `Tile ${data.done} of ${data.total}`;
-  } else if (data.type === 'done') {
-    finish(data);
-  } else if (data.type === 'error') {
-    if (data.cancelled) {
-      $('status').textContent = 'Cancelled';
-      job = null;
-      setBusy(false);
-      markSettled();
-    } else {
-      fail(data.message, data.fatal);
+// The viewer follows the photo being computed unless the person chose one to look at.
+let following = true;
+
+configureQueue({
+  onStart(item) {
+    if (following) show(item);
+    $('progress').value = 0;
+    $('progress').removeAttribute('max');
+    $('status').textContent = `Reading ${item.name}…`;
+  },
+  onProgress(item, progress) {
+    $('progress').max = progress.total;
+    $('progress').value = progress.done;
+    const left = waiting().length;
+    $('status').textContent = `Tile ${progress.done} of ${progress.total}${left > 1 ? ` · ${left - 1} more waiting` : ''}`;
+    if (progress.band && shownKey() === item.key) drawBand(progress.band);
+  },
+  onSettled(item) {
+    if (item.state === 'failed') showError(item.message);
+    if (item.state === 'done' && (following || shownKey() === item.key)) show(item);
+    if (item.state !== 'done' && shownKey() === item.key) {
+      // Nothing half-done stays on screen: back to the latest result, if any.
+      const last = finished().at(-1);
+      if (last) show(last); else hide();
     }
-  }
-}
-
-function fail(message, restart) {
-  job = null;
-  setBusy(false);
-  showError(friendly(message));
-  markSettled();
-  // A trapped module (panic, lost GPU device) cannot be used again: start a fresh worker.
-  if (restart) startWorker();
-}
-
-/** Turns the engine's errors into sentences for people. */
-function friendly(message) {
-  if (/not a supported image/.test(message)) return 'This file is not a photo this page can read: use a JPEG, PNG or WebP image.';
-  if (/damaged or cut short|the file is empty|no pixels/.test(message)) return `This photo could not be read: ${message}.`;
-  if (/too large/.test(message)) return `This photo is too large: ${message.replace(/^the image is too large: /, '')}.`;
-  if (/device|lost|unreachable|RuntimeError/i.test(message)) return `The GPU stopped working while deblurring (${message}). The engine was restarted; try again.`;
-  return `Deblurring failed: ${message}`;
-}
-
-async function process(file) {
-  if (job) return;
-  clearError();
-  if (!file) return;
-  if (file.type && !/^image\//.test(file.type)) {
-    showError(`“${file.name}” is not an image: use a JPEG, PNG or WebP photo.`);
+    $('status').textContent = {
+      done: `Done: ${item.name} in ${item.result?.seconds.toFixed(2)} s`,
+      cancelled: `Cancelled: ${item.name}`,
+      failed: `Failed: ${item.name}`,
+    }[item.state];
     markSettled();
-    return;
-  }
+  },
+  onShow(item) {
+    following = false;
+    show(item);
+    $('viewport').focus();
+  },
+  onDownload: download,
+  onChange() {
+    const busy = waiting().length > 0;
+    const done = finished().length;
+    $('work').hidden = !busy;
+    $('queue-section').hidden = items.length === 0;
+    $('download-all').disabled = done === 0;
+    $('clear').disabled = busy || items.length === 0;
+    $('queue-summary').textContent = `${done} of ${items.length} done`;
+    if (!busy) following = true;
+  },
+});
+
+async function download(item) {
   try {
-    await workerReady;
-  } catch {
-    startWorker();
-    try { await workerReady; } catch { markSettled(); return; }
+    save(await blend(item.file, item.result.png, strength()), resultName(item));
+  } catch (error) {
+    showError(`The download could not be made: ${error.message}`);
   }
-  const bytes = await file.arrayBuffer();
-  const id = nextJob++;
-  const name = (file.name || 'photo').replace(/\.[^.]*$/, '');
-  job = { id, name, started: performance.now() };
-  $('progress').value = 0;
-  $('progress').removeAttribute('max');
-  $('status').textContent = 'Reading the photo…';
-  setBusy(true);
-  showBefore(file);
-  worker.postMessage({ type: 'deblur', id, bytes, tileSize: TILE_SIZE, overlap: OVERLAP, maxPixels: MAX_PIXELS }, [bytes]);
 }
 
-function showBefore(file) {
-  if (job.beforeUrl) URL.revokeObjectURL(job.beforeUrl);
-  const before = $('before');
-  if (before.src.startsWith('blob:')) URL.revokeObjectURL(before.src);
-  before.src = URL.createObjectURL(file);
+/** Every way in ends here: the photos join the queue. */
+function take(files) {
+  files = [...files].filter(Boolean);
+  if (files.length === 0) return;
+  clearError();
+  addPhotos(files);
 }
 
-function finish(data) {
-  const seconds = data.milliseconds / 1000;
-  const name = `${job.name}-deblurred.png`;
-  job = null;
-  setBusy(false);
-  if (resultUrl) URL.revokeObjectURL(resultUrl);
-  resultUrl = URL.createObjectURL(new Blob([data.png], { type: 'image/png' }));
-  $('after').src = resultUrl;
-  const download = $('download');
-  download.href = resultUrl;
-  download.download = name;
-  $('summary').textContent = `${data.width}×${data.height} · ${data.tiles} tile${data.tiles > 1 ? 's' : ''} · ${seconds.toFixed(2)} s`;
-  $('summary').dataset.seconds = seconds.toFixed(3);
-  $('result').hidden = false;
-  $('status').textContent = `Done in ${seconds.toFixed(2)} s`;
-  view.fit();
-  setCompare($('compare').value);
-  markSettled();
-}
-
-// Before/after comparison: the "after" image is clipped at the slider's position.
-function setCompare(percent) {
-  $('after').style.clipPath = `inset(0 0 0 ${percent}%)`;
-  placeDivider();
-}
-
-/** The divider line sits outside the zoomed stage, so it stays 2 screen pixels wide. */
-function placeDivider() {
-  const image = $('before');
-  const divider = $('divider');
-  divider.style.left = `${view.x + ($('compare').value / 100) * image.naturalWidth * view.scale}px`;
-  divider.style.top = `${view.y}px`;
-  divider.style.height = `${image.naturalHeight * view.scale}px`;
-}
-$('compare').addEventListener('input', (event) => setCompare(event.target.value));
-
-// Zoom and pan of the comparison.
-const view = {
-  scale: 1, x: 0, y: 0,
-  apply() {
-    $('stage').style.transform = `translate(${this.x}px, ${this.y}px) scale(${this.scale})`;
-    placeDivider();
-  },
-  fit() {
-    const image = $('before');
-    const box = $('viewport').getBoundingClientRect();
-    const width = image.naturalWidth || 1, height = image.naturalHeight || 1;
-    // Small photos are enlarged (up to 8×) so that their pixels can be seen.
-    this.scale = Math.min(box.width / width, box.height / height, 8) || 1;
-    this.x = (box.width - width * this.scale) / 2;
-    this.y = (box.height - height * this.scale) / 2;
-    $('stage').style.width = `${width}px`;
-    $('stage').style.height = `${height}px`;
-    this.apply();
-  },
-  zoom(factor, cx, cy) {
-    const box = $('viewport').getBoundingClientRect();
-    cx ??= box.width / 2; cy ??= box.height / 2;
-    const scale = Math.min(16, Math.max(0.05, this.scale * factor));
-    this.x = cx - (cx - this.x) * (scale / this.scale);
-    this.y = cy - (cy - this.y) * (scale / this.scale);
-    this.scale = scale;
-    this.apply();
-  },
-};
-$('before').addEventListener('load', () => view.fit());
-$('zoom-in').addEventListener('click', () => view.zoom(1.5));
-$('zoom-out').addEventListener('click', () => view.zoom(1 / 1.5));
-$('zoom-fit').addEventListener('click', () => view.fit());
-$('viewport').addEventListener('wheel', (event) => {
-  event.preventDefault();
-  const box = $('viewport').getBoundingClientRect();
-  view.zoom(event.deltaY < 0 ? 1.2 : 1 / 1.2, event.clientX - box.left, event.clientY - box.top);
-}, { passive: false });
-let drag = null;
-$('viewport').addEventListener('pointerdown', (event) => {
-  drag = { x: event.clientX - view.x, y: event.clientY - view.y };
-  $('viewport').setPointerCapture(event.pointerId);
-});
-$('viewport').addEventListener('pointermove', (event) => {
-  if (!drag) return;
-  view.x = event.clientX - drag.x;
-  view.y = event.clientY - drag.y;
-  view.apply();
-});
-$('viewport').addEventListener('pointerup', () => { drag = null; });
-
-// Ways in: file picker, drop, paste, sample.
-$('file').addEventListener('change', (event) => { process(event.target.files[0]); event.target.value = ''; });
+// Ways in: file chooser (a real button, so Enter and Space work), the drop zone (Enter and Space
+// open the chooser too), drop, paste, sample.
+const openChooser = () => $('file').click();
+$('choose').addEventListener('click', openChooser);
+$('file').addEventListener('change', (event) => { take(event.target.files); event.target.value = ''; });
 const drop = $('drop');
+drop.addEventListener('keydown', (event) => {
+  if (event.target !== drop || (event.key !== 'Enter' && event.key !== ' ')) return;
+  event.preventDefault();
+  openChooser();
+});
 drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (event) => {
   event.preventDefault();
   drop.classList.remove('over');
-  process(event.dataTransfer.files[0]);
+  take(event.dataTransfer.files);
 });
 document.addEventListener('paste', (event) => {
-  const item = [...event.clipboardData.items].find((i) => i.kind === 'file');
-  if (item) process(item.getAsFile());
+  take([...event.clipboardData.items].filter((i) => i.kind === 'file').map((i) => i.getAsFile()));
 });
 $('sample').addEventListener('click', async () => {
   const response = await fetch('web/samples/text-motion.jpg');
-  process(new File([await response.blob()], 'text-motion.jpg', { type: 'image/jpeg' }));
+  take([new File([await response.blob()], 'text-motion.jpg', { type: 'image/jpeg' })]);
 });
 $('cancel').addEventListener('click', () => {
-  if (job) worker.postMessage({ type: 'cancel', id: job.id });
-  $('status').textContent = 'Cancelling…';
+  const running = items.find((item) => item.state === 'running');
+  if (running) cancelItem(running);
 });
-$('model').addEventListener('change', () => startWorker());
+$('cancel-all').addEventListener('click', cancelAll);
+$('clear').addEventListener('click', () => {
+  clearSettled();
+  if (!items.some((item) => item.key === shownKey())) hide();
+});
+$('download').addEventListener('click', () => {
+  const item = items.find((i) => i.key === shownKey() && i.state === 'done');
+  if (item) download(item);
+});
+$('download-all').addEventListener('click', async () => {
+  const button = $('download-all');
+  button.disabled = true;
+  try {
+    save(await zipResults(finished(), strength()), 'deblurred-photos.zip');
+  } catch (error) {
+    showError(`The ZIP could not be made: ${error.message}`);
+  } finally {
+    button.disabled = finished().length === 0;
+  }
+});
+$('model').addEventListener('change', () => startEngine({ useGpu: params.get('backend') !== 'cpu', model: $('model').value }));
+
+// "Open with" from the system (manifest file_handlers): the files arrive through the launch queue.
+if ('launchQueue' in window) {
+  window.launchQueue.setConsumer(async (launch) => {
+    take(await Promise.all((launch.files ?? []).map((handle) => handle.getFile())));
+  });
+}
+
+// "Share" from the system (manifest share_target): the service worker received the POST, kept the
+// photos in a cache of their own and sent the page here with ?shared; take them and forget them.
+async function takeShared() {
+  if (!params.has('shared') || !('caches' in window)) return;
+  history.replaceState(null, '', location.pathname);
+  const cache = await caches.open('deblurgan-shared');
+  const files = [];
+  for (const request of await cache.keys()) {
+    const response = await cache.match(request);
+    const name = decodeURIComponent(response.headers.get('X-File-Name') ?? 'shared-photo');
+    files.push(new File([await response.blob()], name, { type: response.headers.get('Content-Type') ?? '' }));
+    await cache.delete(request);
+  }
+  take(files);
+}
 
 // Models to choose from (compact = fast, full = quality), from the weights manifest.
 async function listModels() {
@@ -296,6 +221,8 @@ async function registerServiceWorker() {
   setInterval(() => registration.update().catch(() => {}), 60 * 60 * 1000);
 }
 
+setUpViewer();
 await listModels();
-startWorker();
+startEngine({ useGpu: params.get('backend') !== 'cpu', model: $('model').value || params.get('model') || undefined });
+takeShared().catch((error) => showError(`The shared photos could not be read: ${error.message}`));
 registerServiceWorker().catch((error) => console.warn('offline support unavailable:', error));

@@ -1,6 +1,7 @@
 // The inference worker: owns the wasm module, the device and the weights, so the page stays
 // responsive. Messages in: {type: 'init', useGpu, model}, {type: 'deblur', id, bytes, tileSize,
-// overlap, maxPixels}, {type: 'cancel', id}. Messages out: 'ready', 'progress', 'done', 'error'.
+// overlap, maxPixels}, {type: 'cancel', id}. Messages out: 'ready', 'progress' (with a band of
+// finished rows when there is one), 'done', 'error'. The page sends one photo at a time.
 import init, { initBackend, loadWeights, deblur } from './pkg/deblurgan.js';
 
 let cancelled = new Set();
@@ -61,8 +62,8 @@ self.onmessage = async ({ data }) => {
         break;
       case 'deblur': {
         const started = performance.now();
-        const onProgress = (done, total) => {
-          self.postMessage({ type: 'progress', id: data.id, done, total });
+        const onProgress = (done, total, band) => {
+          self.postMessage({ type: 'progress', id: data.id, done, total, band }, band ? [band.rgba.buffer] : []);
           // Yield to the event loop so that a Cancel message can arrive between tiles.
           return new Promise((resolve) => setTimeout(() => resolve(!cancelled.has(data.id)), 0));
         };
@@ -78,6 +79,7 @@ self.onmessage = async ({ data }) => {
       }
     }
   } catch (error) {
+    cancelled.delete(data.id);
     const message = error?.message ?? String(error);
     // A trap (a Rust panic, a lost device) leaves the module unusable: the page starts a new worker.
     const fatal = error instanceof WebAssembly.RuntimeError;

@@ -1,9 +1,10 @@
 // Shared pieces of the browser tests: the static server, Debian's Chromium (WebGPU on
 // SwiftShader, a fresh profile each launch) driven by playwright-core, PNG helpers, screenshots.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
@@ -106,4 +107,85 @@ export function deblurNatively(input) {
   const output = join(mkdtempSync(join(tmpdir(), 'deblurgan-native-')), 'out.png');
   execFileSync(join(target, 'debug', 'deblur'), ['--device', 'cpu', '--weights', join(ROOT, 'web', 'weights', 'deblurgan.bpk'), input, '-o', output], { stdio: 'inherit' });
   return readFileSync(output);
+}
+
+/** A PNG made here: `width`×`height`, colour `pixel(x, y)` → [r, g, b] (8-bit, no alpha). */
+export function makePng(width, height, pixel) {
+  const raw = Buffer.alloc((3 * width + 1) * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) raw.set(pixel(x, y), y * (3 * width + 1) + 1 + 3 * x);
+  }
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** A small photo-like PNG: a gradient with a pattern that depends on `seed`. */
+export function testPhoto(width, height, seed = 0) {
+  return makePng(width, height, (x, y) => [
+    (x * 255 / width + seed * 40) & 255, (y * 255 / height) & 255, ((x ^ y) * 8 + seed * 17) & 255,
+  ]);
+}
+
+/** Writes `bytes` to a fresh temporary file named `name`; returns its path. */
+export function tempFile(name, bytes) {
+  const path = join(mkdtempSync(join(tmpdir(), 'deblurgan-photo-')), name);
+  writeFileSync(path, bytes);
+  return path;
+}
+
+/** Presses Tab until `selector` has the focus (at most `max` presses); returns the stops passed. */
+export async function tabTo(page, selector, max = 40) {
+  const stops = [];
+  for (let i = 0; i < max; i++) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s), selector)) return stops;
+    await page.keyboard.press('Tab');
+    stops.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent.trim()));
+  }
+  throw new Error(`no Tab stop matches ${selector} after ${max} presses: ${stops.join(', ')}`);
+}
+
+/** Runs axe-core (from node_modules, injected by the test, not part of the page) on the page;
+ *  returns its violations of serious or critical impact. */
+export async function axeViolations(page) {
+  const source = readFileSync(join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+  await page.evaluate(source);
+  const violations = await page.evaluate(async () => (await window.axe.run(document)).violations
+    .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')) })));
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+/** Screenshots at a desktop (1280×800) and a phone (390×844) size, then back to the default. */
+export async function screenshotSizes(page, name) {
+  for (const [width, height] of [[1280, 800], [390, 844]]) {
+    await page.setViewportSize({ width, height });
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    await page.screenshot({ path: join(ARTIFACTS, `${name}-${width}x${height}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1100, height: 900 });
+}
+
+/** Decoded RGBA pixels of a PNG (bytes), by the browser: { width, height, data: number[] }. */
+export async function pixels(page, png) {
+  return page.evaluate(async (base64) => {
+    const blob = new Blob([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], { type: 'image/png' });
+    const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const context = canvas.getContext('2d');
+    context.drawImage(bitmap, 0, 0);
+    return { width: bitmap.width, height: bitmap.height, data: [...context.getImageData(0, 0, bitmap.width, bitmap.height).data] };
+  }, Buffer.from(png).toString('base64'));
 }

@@ -119,7 +119,8 @@ describe('the page without WebGPU', () => {
     await page.waitForFunction(() => /^Tile \d of 6$/.test(document.getElementById('status').textContent), null, { timeout: 120_000 });
     await page.click('#cancel');
     await page.waitForFunction(() => document.getElementById('work').hidden, null, { timeout: 120_000 });
-    assert.equal(await page.locator('#status').textContent(), 'Cancelled');
+    assert.equal(await page.locator('#status').textContent(), 'Cancelled: text-motion.jpg');
+    assert.equal(await page.locator('#queue li[data-state="cancelled"] .actions button').count(), 0, 'nothing to download');
     assert.match(await page.locator('#summary').textContent(), /^64×48/, 'the previous result stays');
     await deblurFile(page, SMALL);
     assert.equal(await page.locator('#error').isHidden(), true);

@@ -1,0 +1,144 @@
+// The result as it is shown and saved: the strength slider (a blend of input and output made in
+// the page, used by the download, remembered), and the progressive result (finished bands of
+// tiles drawn while the rest is computed; a cancelled photo leaves nothing half-done).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { unzipSync } from 'fflate';
+import { FIXTURES, deblurFile, launch, makePng, open, pixels, screenshotSizes, serve, tempFile, testPhoto } from './harness.mjs';
+
+const SMALL = join(FIXTURES, 'small-blurred.png');
+
+async function downloadShown(page) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  return readFileSync(await download.path());
+}
+
+const maxDifference = (a, b) => a.data.reduce((most, value, i) => Math.max(most, Math.abs(value - b.data[i])), 0);
+
+describe('strength (CPU fallback)', () => {
+  let server, browser, page;
+  before(async () => {
+    server = await serve();
+    browser = await launch({ webgpu: false });
+    page = browser.page;
+  });
+  after(async () => {
+    await browser?.context.close();
+    await server?.stop();
+  });
+
+  test('blend() mixes input and output in the given proportion', async () => {
+    await open(page, server.origin);
+    const mixed = await page.evaluate(async ([red, blue]) => {
+      const { blend } = await import('./web/export.js');
+      const blob = (base64) => new Blob([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], { type: 'image/png' });
+      const result = await blend(blob(red), blob(blue), 0.25);
+      const bitmap = await createImageBitmap(result);
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      canvas.getContext('2d').drawImage(bitmap, 0, 0);
+      return [...canvas.getContext('2d').getImageData(3, 3, 1, 1).data];
+    }, [makePng(8, 8, () => [200, 0, 0]), makePng(8, 8, () => [0, 0, 240])].map((png) => png.toString('base64')));
+    for (const [got, want] of mixed.slice(0, 3).map((v, i) => [v, [150, 0, 60][i]])) assert.ok(Math.abs(got - want) <= 1, `${mixed} instead of 150,0,60`);
+  });
+
+  test('the slider blends live, the download uses it, and it is remembered', async () => {
+    await deblurFile(page, SMALL);
+    assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').textContent());
+    assert.equal(await page.locator('#strength').inputValue(), '100');
+    const full = await pixels(page, await downloadShown(page));
+    const input = await pixels(page, readFileSync(SMALL));
+
+    await page.locator('#strength').fill('0');
+    assert.equal(await page.locator('#after').evaluate((img) => img.style.opacity), '0');
+    assert.ok(maxDifference(await pixels(page, await downloadShown(page)), input) <= 1, 'at 0 % the download is the input');
+
+    await page.locator('#strength').fill('30');
+    assert.equal(await page.locator('#after').evaluate((img) => img.style.opacity), '0.3');
+    assert.equal(await page.locator('#strength-value').textContent(), '30 %');
+    const blended = await pixels(page, await downloadShown(page));
+    const expected = { data: input.data.map((value, i) => Math.round(0.7 * value + 0.3 * full.data[i])) };
+    assert.ok(maxDifference(blended, expected) <= 1, 'at 30 % the download is 0.7 × input + 0.3 × output');
+    await screenshotSizes(page, 'strength');
+
+    await page.reload();
+    await open(page, server.origin);
+    assert.equal(await page.locator('#strength').inputValue(), '30');
+    assert.equal(await page.locator('#strength-value').textContent(), '30 %');
+  });
+});
+
+for (const webgpu of [true, false]) {
+  const backend = webgpu ? 'webgpu' : 'cpu';
+  describe(`the progressive result (${webgpu ? 'WebGPU' : 'CPU fallback'})`, () => {
+    let server, browser, page;
+    // One tile per band of 256 rows overlapping by 64: 3 bands of 32×256 on SwiftShader (slow),
+    // 4 of 200×256 on the CPU.
+    const [width, height, tiles] = webgpu ? [32, 520, 3] : [200, 700, 4];
+    const tall = tempFile('tall.png', testPhoto(width, height, 7));
+    const summary = new RegExp(`^${width}×${height} · ${tiles} tiles`);
+    before(async () => {
+      server = await serve();
+      browser = await launch({ webgpu });
+      page = browser.page;
+    });
+    after(async () => {
+      await browser?.context.close();
+      await server?.stop();
+    });
+
+    /** Waits for the first band drawn while the photo still runs; returns what was on screen. */
+    const firstBand = async () => (await page.waitForFunction(() => {
+      const item = [...document.querySelectorAll('#queue li')].at(-1);
+      const canvas = document.getElementById('partial');
+      const rows = Number(canvas.dataset.rows || 0);
+      if (item?.dataset.state !== 'running' || rows === 0 || canvas.hidden) return false;
+      const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      let opaque = 0;
+      while (opaque < canvas.height && data[4 * opaque * canvas.width + 3] === 255) opaque++;
+      const transparentBelow = data.slice(4 * opaque * canvas.width).every((value, i) => i % 4 !== 3 || value === 0);
+      const pending = document.getElementById('pending');
+      return { rows, opaque, transparentBelow, width: canvas.width, height: canvas.height,
+        pending: !pending.hidden && parseFloat(pending.style.top) / 100 * canvas.height,
+        state: item.querySelector('.state').textContent, top: [...data.slice(0, 4 * rows * canvas.width)] };
+    }, null, { timeout: 300_000 })).jsonValue();
+
+    test('finished bands appear while the rest is computed, and are final', async () => {
+      assert.equal(await open(page, server.origin), backend, browser.console.join('\n'));
+      const settled = await page.evaluate(() => Number(document.body.dataset.settled ?? 0));
+      await page.setInputFiles('#file', tall);
+      const band = await firstBand();
+      assert.match(band.state, new RegExp(`^Tile [2-${tiles}] of ${tiles}$`));
+      assert.deepEqual([band.width, band.height], [width, height]);
+      assert.ok(band.rows > 0 && band.rows < height, `${band.rows} rows`);
+      assert.equal(band.opaque, band.rows, 'exactly the finished rows are drawn');
+      assert.equal(band.transparentBelow, true);
+      assert.ok(Math.abs(band.pending - band.rows) < 0.5, `the rest is marked as pending from row ${band.pending}`);
+      await screenshotSizes(page, `progressive-${backend}`);
+
+      await page.waitForFunction((n) => Number(document.body.dataset.settled ?? 0) > n, settled, { timeout: 300_000 });
+      assert.match(await page.locator('#summary').textContent(), summary);
+      assert.equal(await page.locator('#partial').isHidden(), true);
+      assert.equal(await page.locator('#pending').isHidden(), true);
+      const result = await pixels(page, await downloadShown(page));
+      assert.deepEqual(result.data.slice(0, band.top.length), band.top, 'the bands shown are the result\'s rows');
+    });
+
+    test('cancel in the middle keeps nothing half-done', async () => {
+      const settled = await page.evaluate(() => Number(document.body.dataset.settled ?? 0));
+      await page.setInputFiles('#file', tall);
+      await firstBand();
+      await page.click('#cancel');
+      await page.waitForFunction((n) => Number(document.body.dataset.settled ?? 0) > n, settled, { timeout: 300_000 });
+      assert.equal(await page.locator('#queue li').last().getAttribute('data-state'), 'cancelled');
+      assert.equal(await page.locator('#queue li').last().locator('.actions button').count(), 0);
+      assert.equal(await page.locator('#partial').getAttribute('data-rows'), '0', 'no band left on screen');
+      assert.equal(await page.locator('#partial').isHidden(), true);
+      assert.equal(await page.locator('#pending').isHidden(), true);
+      assert.match(await page.locator('#summary').textContent(), summary, 'the previous result is shown');
+      const [zip] = await Promise.all([page.waitForEvent('download'), page.click('#download-all')]);
+      assert.deepEqual(Object.keys(unzipSync(readFileSync(await zip.path()))), ['tall-deblurred.png'], 'only the finished photo');
+    });
+  });
+}

@@ -1,0 +1,94 @@
+// The deblurring engine seen from the page: starts the inference worker (worker.js), runs one
+// photo at a time through it and turns its messages into promises and progress callbacks.
+
+/** Tiles of 256² keep every WebGPU buffer far below the default 128 MiB binding limit. */
+const TILE_SIZE = 256;
+const OVERLAP = 64;
+/** Largest photo accepted: 48 megapixels. */
+const MAX_PIXELS = 48_000_000;
+
+let worker = null;
+let ready = null;
+let nextId = 1;
+/** The photo in the worker: { id, resolve, reject, onProgress }. */
+let running = null;
+let onStatus = () => {};
+
+/** `listener({ state: 'starting' | 'ready' | 'failed', ...ready message or { message } })`. */
+export function onEngineStatus(listener) {
+  onStatus = listener;
+}
+
+/** Starts (or restarts) the worker and loads the weights; resolves with its 'ready' message. */
+export function startEngine({ useGpu, model }) {
+  worker?.terminate();
+  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  onStatus({ state: 'starting' });
+  ready = new Promise((resolve, reject) => {
+    worker.onmessage = ({ data }) => {
+      if (data.type === 'ready') {
+        onStatus({ state: 'ready', ...data });
+        resolve(data);
+      } else if (data.type === 'error' && data.phase === 'init') {
+        onStatus({ state: 'failed', message: data.message });
+        reject(new Error(data.message));
+      } else {
+        onMessage(data);
+      }
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      const message = event.message || 'the worker could not start';
+      reject(new Error(message));
+      settle(running, Object.assign(new Error(`the computation stopped unexpectedly (${message})`), { fatal: true }));
+    };
+  });
+  ready.catch(() => {});
+  worker.postMessage({ type: 'init', useGpu, model });
+  startEngine.options = { useGpu, model };
+  return ready;
+}
+
+function onMessage(data) {
+  if (!running || data.id !== running.id) return;
+  if (data.type === 'progress') {
+    running.onProgress(data);
+  } else if (data.type === 'done') {
+    settle(running, null, data);
+  } else if (data.type === 'error') {
+    settle(running, Object.assign(new Error(data.message), { cancelled: data.cancelled, fatal: data.fatal }));
+  }
+}
+
+function settle(job, error, result) {
+  if (!job) return;
+  running = null;
+  if (error) job.reject(error);
+  else job.resolve(result);
+  // A trapped module (panic, lost GPU device) cannot be used again: start a fresh worker.
+  if (error?.fatal) startEngine(startEngine.options);
+}
+
+/** Deblurs one photo's bytes. `onProgress({ done, total, band })` follows it tile by tile.
+ *  Resolves with `{ png, width, height, tiles, milliseconds }`; rejects with an Error whose
+ *  `cancelled` says that cancel() stopped it. */
+export async function deblur(bytes, onProgress) {
+  if (running) throw new Error('the engine is busy');
+  try {
+    await ready;
+  } catch {
+    await startEngine(startEngine.options);
+  }
+  return new Promise((resolve, reject) => {
+    running = { id: nextId++, resolve, reject, onProgress };
+    worker.postMessage(
+      { type: 'deblur', id: running.id, bytes, tileSize: TILE_SIZE, overlap: OVERLAP, maxPixels: MAX_PIXELS },
+      [bytes],
+    );
+  });
+}
+
+/** Asks the worker to stop the photo it runs after the current tile. */
+export function cancel() {
+  if (running) worker.postMessage({ type: 'cancel', id: running.id });
+}
