@@ -68,6 +68,8 @@ configureQueue({
       const last = finished().at(-1);
       if (last) show(last); else hide();
     }
+    // A waiting photo cancelled or refused does not hide the progress of the running one.
+    if (items.some((other) => other.state === 'running')) return markSettled();
     $('status').textContent = {
       done: `Done: ${item.name} in ${item.result?.seconds.toFixed(2)} s`,
       cancelled: `Cancelled: ${item.name}`,
