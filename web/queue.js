@@ -6,7 +6,8 @@ import { cancel as cancelRunning, deblur } from './engine.js';
 const $ = (id) => document.getElementById(id);
 
 /** Every photo added: { key, file, name, state: 'waiting' | 'running' | 'done' | 'failed' |
- *  'cancelled', done, total, message, result: { png, width, height, tiles, seconds }, thumbUrl }. */
+ *  'cancelled', done, total, message, result: { png, width, height, tiles, seconds, memoryBytes
+ *  (the worker's wasm memory after it) }, thumbUrl }. */
 export const items = [];
 let nextKey = 1;
 let pumping = false;
@@ -94,6 +95,7 @@ async function run(item) {
     item.result = {
       png: new Blob([data.png], { type: 'image/png' }),
       width: data.width, height: data.height, tiles: data.tiles, seconds: data.milliseconds / 1000,
+      memoryBytes: data.memoryBytes,
     };
     item.state = 'done';
     item.thumbUrl = await thumbnail(item.result).catch(() => null);

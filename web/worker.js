@@ -1,10 +1,14 @@
 // The inference worker: owns the wasm module, the device and the weights, so the page stays
 // responsive. Messages in: {type: 'init', useGpu, model}, {type: 'deblur', id, bytes, tileSize,
 // overlap, maxPixels}, {type: 'cancel', id}. Messages out: 'ready', 'progress' (with a band of
-// finished rows when there is one), 'done', 'error'. The page sends one photo at a time.
+// finished rows when there is one), 'done' (with the size of the wasm memory, which never
+// shrinks: it shows that memory stays flat over many photos), 'error'. The page sends one photo
+// at a time.
 import init, { initBackend, loadWeights, deblur } from './pkg/deblurgan.js';
 
 let cancelled = new Set();
+/** The wasm module's exports: its memory's size is reported with each result. */
+let wasm = null;
 
 /** Fetches a file of the bundled weights and checks its size and SHA-256 against the manifest. */
 async function fetchVerified(entry) {
@@ -36,7 +40,7 @@ async function probeGpu() {
 }
 
 async function start({ useGpu, model }) {
-  await init();
+  wasm = await init();
   const gpu = useGpu ? await probeGpu() : { problem: 'the CPU was chosen' };
   const backend = await initBackend(!gpu.problem);
   const manifest = await (await fetch(new URL('weights/manifest.json', import.meta.url))).json();
@@ -71,7 +75,7 @@ self.onmessage = async ({ data }) => {
         const png = result.png;
         self.postMessage(
           { type: 'done', id: data.id, png: png.buffer, width: result.width, height: result.height,
-            tiles: result.tiles, milliseconds: performance.now() - started },
+            tiles: result.tiles, milliseconds: performance.now() - started, memoryBytes: wasm.memory.buffer.byteLength },
           [png.buffer],
         );
         cancelled.delete(data.id);

@@ -56,6 +56,12 @@ describe('several photos (WebGPU)', () => {
     await page.waitForFunction((n) => Number(document.body.dataset.settled ?? 0) >= n + 10, start, { timeout: 600_000 });
     assert.deepEqual(await states(page), Array(10).fill('done'), await page.locator('#error').textContent());
     assert.equal(await page.evaluate(() => window.mostRunning), 1, 'one photo at a time in the worker');
+    // The worker's wasm memory (it only ever grows) stays as it was once each photo size has
+    // been seen: nothing of the earlier photos is kept.
+    const memory = await page.evaluate(async () => (await import('./web/queue.js')).items.map((item) => item.result.memoryBytes));
+    console.log(`wasm memory after each photo (MiB): ${memory.map((bytes) => (bytes / 2 ** 20).toFixed(1)).join(', ')}`);
+    assert.equal(memory.length, 10);
+    assert.ok(memory.at(-1) <= memory[2], `wasm memory grew from ${memory[2]} to ${memory.at(-1)} bytes over photos 3-10`);
     assert.equal(await page.locator('#queue-summary').textContent(), '10 of 10 done');
     const thumbs = await page.$$eval('#queue li .thumb', (images) => images.map((img) => !img.hidden && img.complete && img.naturalWidth > 0));
     assert.deepEqual(thumbs, Array(10).fill(true), 'every result has a thumbnail');
