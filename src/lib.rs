@@ -12,6 +12,7 @@ pub mod files;
 pub mod metrics;
 pub mod model;
 pub mod photo;
+pub mod tile_budget;
 pub mod tiling;
 pub mod weights;
 

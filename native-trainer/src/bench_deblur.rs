@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::Result;
 use burn::tensor::Device;
 use deblurgan::model::Generator;
-use deblurgan::tiling::{TilePlan, network_side};
+use deblurgan::tile_budget::computed_pixels_factor;
+use deblurgan::tiling::TilePlan;
 use deblurgan::{TileOptions, deblur_rgb};
 use image::RgbImage;
 
@@ -40,13 +41,6 @@ impl DeblurBench {
     }
 }
 
-/// Pixels the network computes for a `width`×`height` photo cut by `options`, over the photo's.
-pub fn computed_pixels(width: u32, height: u32, options: TileOptions) -> (usize, f64) {
-    let plan = TilePlan::new(width as usize, height as usize, options);
-    let computed: usize = plan.tiles().map(|t| network_side(t.width) * network_side(t.height)).sum();
-    (plan.len(), computed as f64 / (width as f64 * height as f64))
-}
-
 /// Deblurs `photo` `warmup` times untimed, then `runs` times timed.
 pub fn bench_deblur(
     generator: &Generator,
@@ -71,11 +65,11 @@ pub fn bench_deblur(
     let wall = clock.elapsed().as_secs_f64();
     let cores_busy = cpu_start.zip(process_cpu_seconds()).map(|(start, end)| (end - start) / wall);
     times.sort_by(f64::total_cmp);
-    let (tiles, computed_pixels) = computed_pixels(photo.width(), photo.height(), options);
+    let (width, height) = (photo.width() as usize, photo.height() as usize);
     Ok(DeblurBench {
         size: (photo.width(), photo.height()),
-        tiles,
-        computed_pixels,
+        tiles: TilePlan::new(width, height, options).len(),
+        computed_pixels: computed_pixels_factor(width, height, options),
         seconds: times[times.len() / 2],
         cores_busy,
     })

@@ -83,3 +83,40 @@ fn bad_weights_and_bad_options_are_clear_errors() {
     assert!(String::from_utf8_lossy(&result.stderr).contains("tile size must be"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn tiles_follow_the_memory_budget() {
+    let dir = scratch("budget");
+    let weights = small_weights(&dir);
+    let input = dir.join("photo.png");
+    image::load_from_memory(PHOTO).unwrap().crop_imm(0, 0, 300, 200).save(&input).unwrap();
+    let run = |extra: &[&str], output: &str| {
+        let mut args: Vec<&Path> = vec![Path::new("-w"), &weights, &input, Path::new("--overwrite"), Path::new("-o")];
+        let output = dir.join(output);
+        args.push(&output);
+        args.extend(extra.iter().map(Path::new));
+        let result = deblur(&args);
+        (result.status.success(), String::from_utf8_lossy(&result.stderr).into_owned(), output)
+    };
+    // By default (1 GiB) a 300×200 photo runs whole.
+    let (ok, stderr, whole) = run(&[], "whole.png");
+    assert!(ok && stderr.contains("300×200, whole"), "{stderr}");
+    // 1 MiB: the smallest tiles, with the overlap asked for; the photo comes back at its size.
+    let (ok, stderr, tiled) = run(&["--max-memory", "1", "--overlap", "16"], "tiled.png");
+    assert!(ok && stderr.contains("tiles of 128/16"), "{stderr}");
+    let (a, b) = (image::open(&whole).unwrap().to_rgb8(), image::open(&tiled).unwrap().to_rgb8());
+    assert_eq!(a.dimensions(), b.dimensions());
+    // Fixed tiles still exist; nonsense is refused before anything is written.
+    let (ok, stderr, _) = run(&["--tile-size", "128", "--overlap", "32"], "fixed.png");
+    assert!(ok && stderr.contains("tiles of 128/32"), "{stderr}");
+    for (extra, says) in [
+        (&["--max-memory", "0"][..], "--max-memory"),
+        (&["--max-memory", "1", "--overlap", "4"][..], "overlap must be at least 8"),
+        (&["--tile-size", "128", "--no-tiles"][..], "cannot be used with"),
+    ] {
+        let (ok, stderr, output) = run(extra, "refused.png");
+        assert!(!ok && stderr.contains(says), "{extra:?}: {stderr}");
+        assert!(!output.exists());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

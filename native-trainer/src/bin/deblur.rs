@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use deblurgan::tiling::{DEFAULT_OVERLAP, DEFAULT_TILE_SIZE};
+use deblurgan::tile_budget::{DEFAULT_BUDGET_BYTES, tiles_within};
+use deblurgan::tiling::DEFAULT_OVERLAP;
 use deblurgan::{Photo, TileOptions, deblur_photo_blocking, weights};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use native_trainer::device::{DeviceChoice, select_device};
@@ -33,14 +34,18 @@ struct Args {
     /// Where to run: gpu (wgpu; falls back to the CPU without an adapter) or cpu (Flex).
     #[arg(long, value_enum, default_value = "gpu")]
     device: DeviceChoice,
-    /// Tile side in pixels: memory depends on it, not on the photo.
-    #[arg(long, default_value_t = DEFAULT_TILE_SIZE)]
-    tile_size: usize,
+    /// Working memory for the network, in MiB: each photo runs whole when it fits, else in the
+    /// largest tiles that fit (see docs/architecture.md).
+    #[arg(long, default_value_t = DEFAULT_BUDGET_BYTES >> 20)]
+    max_memory: usize,
+    /// Fixed tiles of this side in pixels instead of tiles chosen by --max-memory (e.g. 256).
+    #[arg(long)]
+    tile_size: Option<usize>,
     /// Pixels shared by neighbouring tiles.
     #[arg(long, default_value_t = DEFAULT_OVERLAP)]
     overlap: usize,
-    /// Run each photo whole, without tiles (memory grows with the photo).
-    #[arg(long)]
+    /// Run each photo whole, without tiles, whatever its size (memory grows with the photo).
+    #[arg(long, conflicts_with = "tile_size")]
     no_tiles: bool,
     /// Replace existing output files.
     #[arg(long)]
@@ -134,10 +139,17 @@ fn main() -> ExitCode {
 
 /// Returns the number of photos that failed.
 fn run(args: Args) -> Result<usize> {
-    let options = if args.no_tiles {
-        TileOptions::whole_image()
+    let tiling = if args.no_tiles {
+        Tiling::Fixed(TileOptions::whole_image())
+    } else if let Some(tile_size) = args.tile_size {
+        Tiling::Fixed(TileOptions::new(tile_size, args.overlap)?)
     } else {
-        TileOptions::new(args.tile_size, args.overlap)?
+        if args.max_memory == 0 {
+            bail!("--max-memory must be at least 1 MiB");
+        }
+        // An overlap no tiles can take is refused before any photo is read.
+        TileOptions::new(4 * args.overlap.max(8), args.overlap)?;
+        Tiling::Budget { bytes: args.max_memory << 20, overlap: args.overlap }
     };
     let jobs = plan_jobs(&args)?;
     let weights_path = match &args.weights {
@@ -171,11 +183,15 @@ fn run(args: Args) -> Result<usize> {
     for job in &jobs {
         files.set_message(job.input.display().to_string());
         let started = Instant::now();
-        let result = deblur_file(&job.input, &job.output, &generator, &selected.device, options, &tiles);
+        let result = deblur_file(&job.input, &job.output, &generator, &config, &selected.device, tiling, &tiles);
         match result {
-            Ok((width, height)) => bars.suspend(|| {
+            Ok((width, height, options)) => bars.suspend(|| {
+                let plan = match options.tile_size {
+                    None => "whole".to_string(),
+                    Some(side) => format!("tiles of {side}/{}", options.overlap),
+                };
                 eprintln!(
-                    "{} → {} ({width}×{height}, {:.2} s)",
+                    "{} → {} ({width}×{height}, {plan}, {:.2} s)",
                     job.input.display(),
                     job.output.display(),
                     started.elapsed().as_secs_f64()
@@ -193,16 +209,33 @@ fn run(args: Args) -> Result<usize> {
     Ok(failures)
 }
 
+/// How photos are cut into tiles.
+#[derive(Debug, Clone, Copy)]
+enum Tiling {
+    /// The same tiles (or none) for every photo.
+    Fixed(TileOptions),
+    /// Per photo, within a memory budget (`tiles_within`).
+    Budget { bytes: usize, overlap: usize },
+}
+
 fn deblur_file(
     input: &Path,
     output: &Path,
     generator: &deblurgan::Generator,
+    config: &deblurgan::GeneratorConfig,
     device: &burn::tensor::Device,
-    options: TileOptions,
+    tiling: Tiling,
     tiles: &ProgressBar,
-) -> Result<(u32, u32)> {
+) -> Result<(u32, u32, TileOptions)> {
     let bytes = std::fs::read(input).context("cannot read the file")?;
     let photo = Photo::decode(&bytes)?;
+    let options = match tiling {
+        Tiling::Fixed(options) => options,
+        Tiling::Budget { bytes, overlap } => {
+            let width_factor = config.base_channels as f64 / 32.0;
+            tiles_within(photo.width() as usize, photo.height() as usize, bytes, width_factor, overlap)?
+        }
+    };
     tiles.reset();
     let result = deblur_photo_blocking(generator, device, &photo, options, |progress| {
         tiles.set_length(progress.total as u64);
@@ -212,5 +245,5 @@ fn deblur_file(
     let png = result.encode_png()?;
     deblurgan::files::write_atomically(output, &png)
         .with_context(|| format!("cannot write {}", output.display()))?;
-    Ok((photo.width(), photo.height()))
+    Ok((photo.width(), photo.height(), options))
 }

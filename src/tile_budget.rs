@@ -1,0 +1,87 @@
+//! Tiles sized by a memory budget instead of fixed: the whole photo at once when its working
+//! memory fits the budget (no pixel computed twice, no seams), else the largest tiles that fit.
+
+use crate::tiling::{TileOptions, TileOptionsError, TilePlan, network_side};
+
+/// Working memory the compact generator needs per pixel it computes, in bytes: the peak
+/// resident memory of `deblur --device cpu` (burn Flex, f32) grows by 635 to 670 bytes per
+/// pixel of tile between tiles of 256² and 768² (measured 2026-11-25, docs/benchmarks.md),
+/// rounded up. The wider `official` generator needs about twice this.
+pub const BYTES_PER_PIXEL: usize = 700;
+
+/// The default budget of the `deblur` command: 1 GiB.
+pub const DEFAULT_BUDGET_BYTES: usize = 1 << 30;
+
+/// How a `width`×`height` photo is cut so that the generator's working memory stays within
+/// `budget_bytes` (at [`BYTES_PER_PIXEL`] × `width_factor`, the generator's width over the
+/// compact one's): the whole photo if it fits, else square tiles of the largest side that fits,
+/// overlapping by `overlap`. Tiles are never smaller than 128 pixels (nor than twice the
+/// overlap), whatever the budget; an overlap below 8 pixels is refused.
+pub fn tiles_within(
+    width: usize,
+    height: usize,
+    budget_bytes: usize,
+    width_factor: f64,
+    overlap: usize,
+) -> Result<TileOptions, TileOptionsError> {
+    let per_pixel = BYTES_PER_PIXEL as f64 * width_factor.max(0.1);
+    let whole = (network_side(width) * network_side(height)) as f64 * per_pixel;
+    if whole <= budget_bytes as f64 {
+        return Ok(TileOptions::whole_image());
+    }
+    let smallest = (2 * overlap + 1).next_multiple_of(4).max(128);
+    let largest = ((budget_bytes as f64 / per_pixel).sqrt() as usize / 4 * 4).max(smallest);
+    // As many tiles as the largest side needs along each axis, then the smallest side that
+    // still covers the photo with that many: less computed twice.
+    let needed = |len: usize| -> usize {
+        let count = len.saturating_sub(overlap).div_ceil(largest - overlap).max(1);
+        (len + (count - 1) * overlap).div_ceil(count)
+    };
+    let side = needed(width).max(needed(height)).next_multiple_of(4).clamp(smallest, largest);
+    TileOptions::new(side, overlap)
+}
+
+/// Pixels the generator computes for a `width`×`height` photo cut by `options`, over the
+/// photo's own: 1 for the whole photo, about 2 for tiles of 256 overlapping by 64.
+pub fn computed_pixels_factor(width: usize, height: usize, options: TileOptions) -> f64 {
+    let plan = TilePlan::new(width, height, options);
+    let computed: usize = plan.tiles().map(|t| network_side(t.width) * network_side(t.height)).sum();
+    computed as f64 / (width * height) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tiling::DEFAULT_OVERLAP;
+
+    fn tiles(width: usize, height: usize, budget: usize, factor: f64) -> TileOptions {
+        tiles_within(width, height, budget, factor, DEFAULT_OVERLAP).unwrap()
+    }
+
+    #[test]
+    fn a_photo_that_fits_runs_whole_and_a_larger_one_in_the_largest_tiles_that_fit() {
+        // 1280×720 needs about 645 MB: whole within 1 GiB.
+        assert_eq!(tiles(1280, 720, DEFAULT_BUDGET_BYTES, 1.0), TileOptions::whole_image());
+        assert_eq!(computed_pixels_factor(1280, 720, TileOptions::whole_image()), 1.0);
+        // 4000×3000 (12 MP) needs 8.4 GB: tiles of the largest side within 1 GiB.
+        let options = tiles(4000, 3000, DEFAULT_BUDGET_BYTES, 1.0);
+        let side = options.tile_size.expect("tiles");
+        assert!(side * side * BYTES_PER_PIXEL <= DEFAULT_BUDGET_BYTES, "{side}");
+        // As few tiles as the largest side that fits would need, each no larger than needed.
+        let largest = ((DEFAULT_BUDGET_BYTES / BYTES_PER_PIXEL) as f64).sqrt() as usize / 4 * 4;
+        let count = |side| TilePlan::new(4000, 3000, TileOptions::new(side, DEFAULT_OVERLAP).unwrap()).len();
+        assert_eq!(count(side), count(largest));
+        assert!(count(side - 8) > count(side), "{side} is larger than needed");
+        assert_eq!((side % 4, options.overlap), (0, DEFAULT_OVERLAP));
+        assert!(computed_pixels_factor(4000, 3000, options) < 1.25);
+        // A wider generator gets smaller tiles; a tiny budget still gets usable ones.
+        let wide = tiles(4000, 3000, DEFAULT_BUDGET_BYTES, 2.0).tile_size.unwrap();
+        assert!(wide < side);
+        assert_eq!(tiles_within(4000, 3000, 1, 1.0, 32).unwrap().tile_size, Some(128));
+        assert_eq!(tiles_within(4000, 3000, 1, 1.0, 64).unwrap().tile_size, Some(132));
+        assert!(tiles_within(4000, 3000, 1, 1.0, 4).is_err());
+        // The fixed 256/64 plan computes twice the photo's pixels at 1280×720.
+        let fixed = computed_pixels_factor(1280, 720, TileOptions::default());
+        assert!((1.9..2.1).contains(&fixed), "{fixed}");
+    }
+}
