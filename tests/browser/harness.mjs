@@ -4,6 +4,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 
@@ -58,6 +59,25 @@ export async function launch({ webgpu = true } = {}) {
 }
 
 /** Opens the page and waits until the engine reports its backend. */
+/**
+ * Registers hooks on the enclosing suite: before its tests the built page is served and a fresh
+ * browser launched, handed to `use` as `{ server, browser, page }`; after them both are stopped
+ * (whatever part of them started).
+ */
+export function servePage({ webgpu = true } = {}, use) {
+  const started = {};
+  before(async () => {
+    started.server = await serve();
+    started.browser = await launch({ webgpu });
+    started.page = started.browser.page;
+    use(started);
+  });
+  after(async () => {
+    await started.browser?.context.close();
+    await started.server?.stop();
+  });
+}
+
 export async function open(page, origin, query = '') {
   await page.goto(`${origin}/${query}`);
   await page.waitForFunction(() => ['webgpu', 'cpu', 'failed'].includes(document.getElementById('backend').dataset.state), null, { timeout: 120_000 });

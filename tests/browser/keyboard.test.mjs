@@ -4,22 +4,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { FIXTURES, axeViolations, launch, open, pngSize, screenshot, serve, tabTo } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { axeViolations, FIXTURES, open, pngSize, screenshot, servePage, tabTo } from './harness.mjs';
 
 const SMALL = join(FIXTURES, 'small-blurred.png');
 
 describe('the page with the keyboard only (CPU fallback)', () => {
   let server, browser, page;
-  before(async () => {
-    server = await serve();
-    browser = await launch({ webgpu: false });
-    page = browser.page;
-  });
-  after(async () => {
-    await browser?.context.close();
-    await server?.stop();
-  });
+  servePage({ webgpu: false }, (started) => ({ server, browser, page } = started));
 
   test('from a fresh profile: open a photo, deblur, compare, change strength, zoom, download', async () => {
     assert.equal(await open(page, server.origin), 'cpu', browser.console.join('\n'));

@@ -4,21 +4,13 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DIST, FIXTURES, deblurFile, deblurNatively, launch, open, pngSize, psnr, screenshot, serve } from './harness.mjs';
+import { deblurFile, deblurNatively, DIST, FIXTURES, launch, open, pngSize, psnr, screenshot, serve, servePage } from './harness.mjs';
 
 const SMALL = join(FIXTURES, 'small-blurred.png');
 
 describe('the page on WebGPU', () => {
   let server, browser, page;
-  before(async () => {
-    server = await serve();
-    browser = await launch();
-    page = browser.page;
-  });
-  after(async () => {
-    await browser?.context.close();
-    await server?.stop();
-  });
+  servePage({}, (started) => ({ server, browser, page } = started));
 
   test('starts on WebGPU and names the adapter', async () => {
     assert.equal(await open(page, server.origin), 'webgpu', browser.console.join('\n'));
@@ -92,14 +84,7 @@ describe('the page on WebGPU', () => {
 
 describe('the page without WebGPU', () => {
   let server, browser;
-  before(async () => {
-    server = await serve();
-    browser = await launch({ webgpu: false });
-  });
-  after(async () => {
-    await browser?.context.close();
-    await server?.stop();
-  });
+  servePage({ webgpu: false }, (started) => ({ server, browser } = started));
 
   test('falls back to the CPU and still deblurs', async () => {
     const { page } = browser;

@@ -2,9 +2,9 @@
 // ZIP made in the page, with the server stopped; cancel one or all.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { unzipSync } from 'fflate';
-import { launch, open, pngSize, screenshotSizes, serve, testPhoto } from './harness.mjs';
+import { open, pngSize, screenshotSizes, servePage, testPhoto } from './harness.mjs';
 
 /** Drops files (name → PNG bytes) on the drop zone, as a person dragging them there would. */
 async function dropFiles(page, files) {
@@ -32,15 +32,7 @@ const settledCount = (page) => page.evaluate(() => Number(document.body.dataset.
 
 describe('several photos (WebGPU)', () => {
   let server, browser, page;
-  before(async () => {
-    server = await serve();
-    browser = await launch();
-    page = browser.page;
-  });
-  after(async () => {
-    await browser?.context.close();
-    await server?.stop();
-  });
+  servePage({}, (started) => ({ server, browser, page } = started));
 
   test('ten small photos dropped at once, offline: all deblurred, one at a time, one ZIP', async () => {
     assert.equal(await open(page, server.origin), 'webgpu', browser.console.join('\n'));
@@ -87,15 +79,7 @@ describe('several photos (WebGPU)', () => {
 
 describe('cancelling photos of the queue (CPU fallback)', () => {
   let server, browser, page;
-  before(async () => {
-    server = await serve();
-    browser = await launch({ webgpu: false });
-    page = browser.page;
-  });
-  after(async () => {
-    await browser?.context.close();
-    await server?.stop();
-  });
+  servePage({ webgpu: false }, (started) => ({ server, browser, page } = started));
 
   test('cancel one waiting photo, then all; the queue goes on afterwards', async () => {
     assert.equal(await open(page, server.origin), 'cpu', browser.console.join('\n'));

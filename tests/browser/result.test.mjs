@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { unzipSync } from 'fflate';
-import { FIXTURES, deblurFile, launch, makePng, open, pixels, screenshotSizes, serve, tempFile, testPhoto } from './harness.mjs';
+import { deblurFile, FIXTURES, makePng, open, pixels, screenshotSizes, servePage, tempFile, testPhoto } from './harness.mjs';
 
 const SMALL = join(FIXTURES, 'small-blurred.png');
 
@@ -19,15 +19,7 @@ const maxDifference = (a, b) => a.data.reduce((most, value, i) => Math.max(most,
 
 describe('strength (CPU fallback)', () => {
   let server, browser, page;
-  before(async () => {
-    server = await serve();
-    browser = await launch({ webgpu: false });
-    page = browser.page;
-  });
-  after(async () => {
-    await browser?.context.close();
-    await server?.stop();
-  });
+  servePage({ webgpu: false }, (started) => ({ server, browser, page } = started));
 
   test('blend() mixes input and output in the given proportion', async () => {
     await open(page, server.origin);
@@ -78,15 +70,7 @@ for (const webgpu of [true, false]) {
     const [width, height, tiles] = webgpu ? [32, 520, 3] : [200, 700, 4];
     const tall = tempFile('tall.png', testPhoto(width, height, 7));
     const summary = new RegExp(`^${width}×${height} · ${tiles} tiles`);
-    before(async () => {
-      server = await serve();
-      browser = await launch({ webgpu });
-      page = browser.page;
-    });
-    after(async () => {
-      await browser?.context.close();
-      await server?.stop();
-    });
+    servePage({ webgpu }, (started) => ({ server, browser, page } = started));
 
     /** Waits for the first band drawn while the photo still runs; returns what was on screen. */
     const firstBand = async () => (await page.waitForFunction(() => {
