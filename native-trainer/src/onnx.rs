@@ -93,6 +93,11 @@ fn attribute(name: &str, value: &Attribute) -> Message {
     m
 }
 
+/// A pair of sizes (kernel, strides, …) as an `INTS` attribute.
+fn pair(values: [usize; 2]) -> Attribute {
+    Attribute::Ints(values.iter().map(|&v| v as i64).collect())
+}
+
 /// TensorProto data types.
 const FLOAT: i64 = 1;
 const INT64: i64 = 7;
@@ -191,26 +196,30 @@ impl Graph {
         self.node("Pad", &[x, &pads], &[("mode", Attribute::String("reflect"))])
     }
 
+    /// A (transposed) convolution's inputs: `x`, its kernel and its bias if it has one.
+    fn weighted(&mut self, x: &str, hint: &str, weight: &Param<Tensor<4>>, bias: &Option<Param<Tensor<1>>>) -> Vec<String> {
+        let mut inputs = vec![x.to_string(), self.param(&format!("{hint}_weight"), weight)];
+        if let Some(bias) = bias {
+            inputs.push(self.param(&format!("{hint}_bias"), bias));
+        }
+        inputs
+    }
+
     fn conv(&mut self, x: &str, conv: &Conv2d) -> Result<String> {
         let padding = match conv.padding {
             PaddingConfig2d::Valid => [0; 4],
             PaddingConfig2d::Explicit(top, left, bottom, right) => [top, left, bottom, right],
             ref other => bail!("ONNX export: convolution padding {other:?} is not supported"),
         };
-        let weight = self.param("conv_weight", &conv.weight);
-        let mut inputs = vec![x.to_string(), weight];
-        if let Some(bias) = &conv.bias {
-            inputs.push(self.param("conv_bias", bias));
-        }
+        let inputs = self.weighted(x, "conv", &conv.weight, &conv.bias);
         let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        let ints = |v: [usize; 2]| Attribute::Ints(v.iter().map(|&x| x as i64).collect());
         Ok(self.node(
             "Conv",
             &inputs,
             &[
-                ("kernel_shape", ints(conv.kernel_size)),
-                ("strides", ints(conv.stride)),
-                ("dilations", ints(conv.dilation)),
+                ("kernel_shape", pair(conv.kernel_size)),
+                ("strides", pair(conv.stride)),
+                ("dilations", pair(conv.dilation)),
                 ("group", Attribute::Int(conv.groups as i64)),
                 // ONNX order: begins (top, left), then ends (bottom, right).
                 ("pads", Attribute::Ints(padding.map(|p| p as i64).into())),
@@ -219,24 +228,19 @@ impl Graph {
     }
 
     fn conv_transpose(&mut self, x: &str, conv: &ConvTranspose2d) -> String {
-        let weight = self.param("deconv_weight", &conv.weight);
-        let mut inputs = vec![x.to_string(), weight];
-        if let Some(bias) = &conv.bias {
-            inputs.push(self.param("deconv_bias", bias));
-        }
+        let inputs = self.weighted(x, "deconv", &conv.weight, &conv.bias);
         let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
-        let ints = |v: [usize; 2]| Attribute::Ints(v.iter().map(|&x| x as i64).collect());
         let [ph, pw] = conv.padding;
         self.node(
             "ConvTranspose",
             &inputs,
             &[
-                ("kernel_shape", ints(conv.kernel_size)),
-                ("strides", ints(conv.stride)),
-                ("dilations", ints(conv.dilation)),
+                ("kernel_shape", pair(conv.kernel_size)),
+                ("strides", pair(conv.stride)),
+                ("dilations", pair(conv.dilation)),
                 ("group", Attribute::Int(conv.groups as i64)),
                 ("pads", Attribute::Ints(vec![ph as i64, pw as i64, ph as i64, pw as i64])),
-                ("output_padding", ints(conv.padding_out)),
+                ("output_padding", pair(conv.padding_out)),
             ],
         )
     }
