@@ -150,7 +150,7 @@ fn the_psnr_loss_is_minus_the_mean_psnr_of_the_images() {
     // Unlike L2, the nearly exact image pulls as hard per dB as the wrong one: its pixels'
     // gradients are larger, in proportion to 1/MSE.
     let grads = loss.backward();
-    let grad = fake.grad(&grads).expect("gradient").into_data().to_vec::<f32>().unwrap();
+    let grad = fake.grad(&grads).expect("gradient").into_data().try_to_vec::<f32>().unwrap();
     let per_image = grad.len() / 2;
     let (wrong, nearly) = (grad[0] as f64, grad[per_image] as f64);
     // d/dx of 10 log10(mean (x²) + ε) / 2 at x = offset, over 48 pixels.
