@@ -2,6 +2,7 @@
 //! generator, and the `deblur` command. Everything model- and image-related comes from the
 //! root crate, [`deblurgan`].
 
+pub mod average;
 pub mod bench;
 pub mod bench_deblur;
 pub mod checkpoint;

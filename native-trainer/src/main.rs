@@ -314,6 +314,11 @@ struct TrainArgs {
     /// checkpoint's CPU time carries on in the learning curve.
     #[arg(long)]
     init_from: Option<PathBuf>,
+    /// Keep a moving average of the generator's weights with this decay per step (e.g. 0.998:
+    /// about the last 500 steps) and publish it: validation, eval, export and --init-from use
+    /// the average, which carries less of the last steps' noise.
+    #[arg(long)]
+    ema: Option<f64>,
     /// GPU (wgpu) or CPU (Flex).
     #[arg(long, value_enum, default_value = "gpu")]
     device: DeviceChoice,
@@ -371,7 +376,8 @@ impl TrainArgs {
             .with_validation_photos(Some(self.validation_photos))
             .with_validation_crop(Some(self.validation_crop))
             .with_validate_minutes(Some(self.validate_minutes))
-            .with_init_from(self.init_from.clone());
+            .with_init_from(self.init_from.clone())
+            .with_ema(self.ema);
         // Without --workers, the options' own default.
         match self.workers {
             Some(workers) => options.with_workers(workers),

@@ -16,6 +16,7 @@ use burn::tensor::{Bytes, Device, Tensor};
 use deblurgan::convert::planar_to_image;
 use deblurgan::model::{Critic, CriticConfig, Generator, GeneratorConfig};
 
+use crate::average;
 use crate::checkpoint;
 use crate::data::camera_shake::ShakeOptions;
 use crate::data::layout::{self, Layout, Source};
@@ -141,6 +142,11 @@ pub struct TrainOptions {
     /// a fresh optimiser at step 0: the second stage of a staged recipe (`None`: a fresh
     /// initialisation).
     pub init_from: Option<PathBuf>,
+    /// Keep an exponential moving average of the generator's weights with this decay per step
+    /// (e.g. 0.998: the last ~500 steps), and publish it: validation, `eval`, `export` and
+    /// `--init-from` use the average (`None`: the weights of the last step). See
+    /// [`crate::average`].
+    pub ema: Option<f64>,
 }
 
 impl TrainOptions {
@@ -275,6 +281,9 @@ pub struct Trainer {
     pub cpu_seconds: f64,
     /// Where the last step's time went.
     pub last_times: StepTimes,
+    /// The moving average of the generator's weights (on the device without autodiff), when
+    /// the options ask for one.
+    pub average: Option<Generator>,
 }
 
 fn scalar(t: Tensor<1>) -> f64 {
@@ -293,6 +302,11 @@ impl Trainer {
                 PixelLoss::Psnr => ContentLoss::Psnr,
             },
         };
+        if options.ema.is_some() {
+            // The average initialises the generator now (see `average::start`), not at step 0
+            // after that step's seed: these draws get their own.
+            device.seed(Rng::derive(options.seed, 5, 0).next_u64());
+        }
         let adam = || {
             AdamConfig::new()
                 .with_beta_1(options.beta1)
@@ -309,8 +323,25 @@ impl Trainer {
             step: 0,
             cpu_seconds: 0.0,
             last_times: StepTimes::default(),
+            average: None,
             options,
         })
+        .map(Self::with_fresh_average)
+    }
+
+    /// Starts the moving average (when the options ask for one) at the current weights.
+    pub fn with_fresh_average(mut self) -> Self {
+        self.average = self.options.ema.map(|_| average::start(&self.generator));
+        self
+    }
+
+    /// The weights the run publishes, for inference: the moving average when the run keeps
+    /// one, else the current weights.
+    pub fn published(&self) -> Generator {
+        match &self.average {
+            Some(average) => average.clone(),
+            None => self.generator.valid(),
+        }
     }
 
     /// The content loss in use.
@@ -378,6 +409,10 @@ impl Trainer {
         let grads = GradientsParams::from_grads(total.backward(), &self.generator);
         times.generator_backward = lap();
         self.generator = self.generator_optim.step(lr, self.generator.clone(), grads);
+        if let (Some(decay), Some(average)) = (self.options.ema, self.average.take()) {
+            let decay = average::decay_at(decay, step);
+            self.average = Some(average::update(average, &self.generator.valid(), decay));
+        }
         times.optimiser = lap();
         self.last_times = times;
         self.step += 1;
@@ -401,6 +436,9 @@ impl Trainer {
             ("generator-optim.bpk", record(self.generator_optim.into_bytes())?),
             ("state.json", state.to_string().into_bytes()),
         ];
+        if let Some(average) = &self.average {
+            files.push((AVERAGE_FILE, record(average.clone().into_record().into_bytes())?));
+        }
         // A run on the content loss alone never touches its critic: the critic and its
         // optimiser are not saved (11 MB and more), and a resumed run starts them fresh, as it
         // would have had them.
@@ -433,6 +471,11 @@ impl Trainer {
                 .map_err(|e| anyhow::anyhow!("{name}: {e:?}"))
         };
         trainer.generator_optim = optim(trainer.generator_optim, "generator-optim.bpk")?;
+        trainer = trainer.with_fresh_average();
+        if let Some(average) = trainer.average.take() {
+            let loaded = average.try_load_record(module(AVERAGE_FILE)?);
+            trainer.average = Some(loaded.map_err(|e| anyhow::anyhow!("{AVERAGE_FILE}: {e:?}"))?);
+        }
         // Content-only checkpoints hold no critic (see `save_checkpoint`): the fresh one stays.
         if dir.join("critic.bpk").is_file() {
             trainer.critic = trainer
@@ -451,7 +494,7 @@ impl Trainer {
     /// training-mode loss of the same batch, it shows whether training and inference agree.
     pub fn inference_l1(&self, batch: &Batch) -> (f64, f64) {
         let (blurred, sharp) = batch.tensors(&self.device.clone().inner());
-        let output = self.generator.valid().forward(blurred.clone());
+        let output = self.published().forward(blurred.clone());
         let l1 = |a: Tensor<4>| scalar((a - sharp.clone()).abs().mean());
         (l1(output), l1(blurred))
     }
@@ -461,7 +504,7 @@ impl Trainer {
         let side = batch.crop;
         let plane = 3 * side * side;
         let input = batch.tensors(&self.device).0.slice([0..1]).without_autodiff();
-        let output = self.generator.clone().valid().forward(input);
+        let output = self.published().forward(input);
         let deblurred: Vec<f32> = output.into_data().try_to_vec::<f32>().expect("f32 output");
         let mut canvas = image::RgbImage::new(3 * side as u32, side as u32);
         for (column, values) in [&batch.blurred[..plane], &deblurred[..], &batch.sharp[..plane]]
@@ -475,22 +518,27 @@ impl Trainer {
     }
 }
 
-/// The generator of a checkpoint alone (no critic, no optimiser state), ready for inference on
-/// `device`: its configuration and the step it was saved at come with it.
+/// The file of a checkpoint that holds the moving average of the generator's weights.
+pub const AVERAGE_FILE: &str = "generator-average.bpk";
+
+/// The generator a checkpoint publishes alone (no critic, no optimiser state), ready for
+/// inference on `device`: the moving average of its weights where the run keeps one, else its
+/// weights. Its configuration and the step it was saved at come with it.
 pub fn load_checkpoint_generator(dir: &Path, device: &Device) -> Result<(Generator, GeneratorConfig, usize)> {
     let read = |name: &str| -> Result<Vec<u8>> {
         std::fs::read(dir.join(name)).with_context(|| format!("cannot read {}", dir.join(name).display()))
     };
     let state = TrainState::load_binary(&read("state.json")?)
         .map_err(|e| anyhow::anyhow!("bad state.json in {}: {e}", dir.display()))?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read("generator.bpk")?))
-        .map_err(|e| anyhow::anyhow!("{}: {e:?}", dir.join("generator.bpk").display()))?;
+    let file = if state.options.ema.is_some() { AVERAGE_FILE } else { "generator.bpk" };
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(read(file)?))
+        .map_err(|e| anyhow::anyhow!("{}: {e:?}", dir.join(file).display()))?;
     let generator = state
         .options
         .generator
         .init(device)
         .try_load_record(record)
-        .map_err(|e| anyhow::anyhow!("generator.bpk: {e:?}"))?;
+        .map_err(|e| anyhow::anyhow!("{file}: {e:?}"))?;
     Ok((generator, state.options.generator, state.step))
 }
 
@@ -498,6 +546,9 @@ pub fn load_checkpoint_generator(dir: &Path, device: &Device) -> Result<(Generat
 fn check_options(options: &TrainOptions) -> Result<()> {
     if let Some(share) = options.moderate_share {
         anyhow::ensure!((0.0..=1.0).contains(&share), "the moderate shake's share must lie in [0, 1], not {share}");
+    }
+    if let Some(decay) = options.ema {
+        anyhow::ensure!((0.0..1.0).contains(&decay), "the moving average's decay must lie in [0, 1), not {decay}");
     }
     Ok(())
 }
@@ -639,6 +690,7 @@ pub fn run(
         if let Some((generator, cpu_seconds)) = start {
             trainer.generator = generator;
             trainer.cpu_seconds = cpu_seconds.unwrap_or(0.0);
+            trainer = trainer.with_fresh_average();
         }
         trainer
     };
@@ -716,7 +768,7 @@ pub fn run(
             && last_validation.is_none_or(|at| trainer.cpu_seconds - at >= validate_every || trainer.step == o.steps)
         {
             let before = process_cpu_seconds();
-            let generator = trainer.generator.valid();
+            let generator = trainer.published();
             let scores = set.measure(&generator, &o.generator, device)?;
             validation_cpu += match (before, process_cpu_seconds()) {
                 (Some(a), Some(b)) => b - a,

@@ -322,3 +322,63 @@ fn a_run_can_start_from_another_runs_generator_with_a_fresh_optimiser() {
     assert!(error.to_string().contains("[0, 1]"), "{error}");
     assert!(!dir.join("stage4").exists(), "a refused run leaves no folder");
 }
+
+/// The first values of a generator's stem weights and of its head's weights.
+fn some_weights(generator: &deblurgan::model::Generator) -> Vec<f32> {
+    let values = |t: Tensor<4>| t.flatten::<1>(0, 3).slice([0..5]).into_data().try_to_vec::<f32>().unwrap();
+    [values(generator.stem.conv.weight.val()), values(generator.head.weight.val())].concat()
+}
+
+#[test]
+fn the_moving_average_blends_each_weight_with_the_current_one() {
+    use native_trainer::average::{decay_at, update};
+    let _rng = lock();
+    let config = GeneratorConfig::compact().with_base_channels(4).with_blocks(1);
+    let (a, b) = (config.init(&Device::flex()), config.init(&Device::flex()));
+    let blended = update(a.clone(), &b, 0.75);
+    let expected: Vec<f32> = some_weights(&a).iter().zip(some_weights(&b)).map(|(a, b)| 0.75 * a + 0.25 * b).collect();
+    let got = some_weights(&blended);
+    assert!(expected.iter().zip(&got).all(|(e, g)| (e - g).abs() < 1e-6), "{expected:?} vs {got:?}");
+    assert_ne!(some_weights(&a), some_weights(&b), "two initialisations differ");
+    // The decay starts low, so that an average follows its first steps, and then holds.
+    assert_eq!(decay_at(0.998, 0), 0.1);
+    assert!((decay_at(0.998, 90) - 0.91).abs() < 1e-12);
+    assert_eq!(decay_at(0.998, 100_000), 0.998);
+}
+
+#[test]
+fn a_run_with_a_moving_average_publishes_it_and_resumes_exactly() {
+    use native_trainer::train::{AVERAGE_FILE, load_checkpoint_generator};
+    let _rng = lock();
+    let dir = common::scratch("average");
+    common::write_sharp(&dir.join("photos"), 3, 40);
+    let options = tiny_options(&dir.join("photos"))
+        .with_steps(6)
+        .with_checkpoint_every(100)
+        .with_ema(Some(0.9));
+    let quiet = RunControl { quiet: true, ..RunControl::default() };
+    let (_, straight) = run(options.clone(), &dir.join("straight"), &Device::flex(), false, quiet.clone()).unwrap();
+    let average = straight.average.clone().expect("the run keeps an average");
+    assert_ne!(some_weights(&average), some_weights(&straight.generator.valid()), "the average lags the weights");
+    // The checkpoint publishes the average: eval, export and --init-from load it.
+    let checkpoint = dir.join("straight/checkpoints/step-00000006");
+    assert!(checkpoint.join(AVERAGE_FILE).is_file());
+    let (published, _, step) = load_checkpoint_generator(&checkpoint, &Device::flex()).unwrap();
+    assert_eq!((some_weights(&published), step), (some_weights(&average), 6));
+    // Stopped and resumed, the average is the same as without the stop.
+    let stop = RunControl { stop_at: Some(3), quiet: true, ..RunControl::default() };
+    run(options.clone(), &dir.join("resumed"), &Device::flex(), false, stop).unwrap();
+    let (_, resumed) = run(options, &dir.join("resumed"), &Device::flex(), true, quiet).unwrap();
+    let (a, b) = (some_weights(&average), some_weights(&resumed.published()));
+    assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5), "{a:?} vs {b:?}");
+    // A checkpoint that lost its average is refused rather than resumed without it.
+    std::fs::remove_file(dir.join("resumed/checkpoints/step-00000006").join(AVERAGE_FILE)).unwrap();
+    let error = Trainer::load_checkpoint(&dir.join("resumed/checkpoints/step-00000006"), &Device::flex()).err().unwrap();
+    assert!(format!("{error:#}").contains(AVERAGE_FILE), "{error:#}");
+    // An impossible decay is refused.
+    let refused = tiny_options(&dir.join("photos")).with_ema(Some(1.0));
+    let quiet = RunControl { quiet: true, ..RunControl::default() };
+    let error = run(refused, &dir.join("refused"), &Device::flex(), false, quiet).err().unwrap();
+    assert!(error.to_string().contains("decay"), "{error}");
+    assert!(!dir.join("refused").exists(), "a refused run leaves no folder");
+}
