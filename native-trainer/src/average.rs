@@ -11,11 +11,14 @@ use burn::tensor::Tensor;
 use deblurgan::model::Generator;
 
 /// The decay used for update number `updates` (0-based) of an average asked to decay by
-/// `decay`: `min(decay, (1 + n) / (10 + n))`, so that an average started from weights that
-/// then move fast follows them at first instead of staying near its start.
+/// `decay`: `decay · (1 − decayⁿ) / (1 − decayⁿ⁺¹)`, the bias correction that makes the
+/// average after `n + 1` updates the exponentially weighted mean of exactly those `n + 1`
+/// weights (weights `decayᵏ`, normalised), with nothing of where the average started. Early on
+/// it is close to the plain mean of all the steps so far; after many more than `1 / (1 − decay)`
+/// updates, the decay is `decay`.
 pub fn decay_at(decay: f64, updates: usize) -> f64 {
-    let n = updates as f64;
-    decay.min((1.0 + n) / (10.0 + n))
+    let power = decay.powi(updates as i32);
+    decay * (1.0 - power) / (1.0 - power * decay)
 }
 
 /// A new average equal to `generator`'s weights (on the device without autodiff).

@@ -340,10 +340,15 @@ fn the_moving_average_blends_each_weight_with_the_current_one() {
     let got = some_weights(&blended);
     assert!(expected.iter().zip(&got).all(|(e, g)| (e - g).abs() < 1e-6), "{expected:?} vs {got:?}");
     assert_ne!(some_weights(&a), some_weights(&b), "two initialisations differ");
-    // The decay starts low, so that an average follows its first steps, and then holds.
-    assert_eq!(decay_at(0.998, 0), 0.1);
-    assert!((decay_at(0.998, 90) - 0.91).abs() < 1e-12);
-    assert_eq!(decay_at(0.998, 100_000), 0.998);
+    // The first update replaces the start; then each update adds one more step to an
+    // exponentially weighted mean: after three updates of 1, 2, 3 with decay ½, (1·¼ + 2·½ + 3·1) / 1¾.
+    assert_eq!(decay_at(0.998, 0), 0.0);
+    let mean = [1.0, 2.0, 3.0].iter().enumerate().fold(0.0, |average, (n, w)| {
+        let d = decay_at(0.5, n);
+        d * average + (1.0 - d) * w
+    });
+    assert!((mean - (0.25 + 1.0 + 3.0) / 1.75).abs() < 1e-12, "{mean}");
+    assert!((decay_at(0.998, 100_000) - 0.998).abs() < 1e-12);
 }
 
 #[test]
