@@ -570,9 +570,10 @@ pub fn load_start_generator(path: &Path, device: &Device) -> Result<(Generator, 
             .1
     };
     let (generator, config, step) = load_checkpoint_generator(&dir, device)?;
-    eprintln!("generator of {} (step {step})", dir.display());
     let state = std::fs::read(dir.join("state.json")).context("cannot read state.json")?;
     let state = TrainState::load_binary(&state).map_err(|e| anyhow::anyhow!("bad state.json in {}: {e}", dir.display()))?;
+    let averaged = if state.options.ema.is_some() { ", moving average of its weights" } else { "" };
+    eprintln!("generator of {} (step {step}{averaged})", dir.display());
     Ok((generator, config, state.cpu_seconds))
 }
 
