@@ -23,7 +23,7 @@ mkdir -p "$OUT/web/pkg"
 wasm-bindgen --target web --no-typescript --out-dir "$OUT/web/pkg" \
   "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/deblurgan.wasm"
 echo "== wasm-opt"
-node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+node_modules/.bin/wasm-opt -Oz --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
   --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$OUT/web/pkg/deblurgan_bg.wasm" -o "$OUT/web/pkg/deblurgan_bg.wasm"
 node scripts/assemble-web.mjs "$OUT"
