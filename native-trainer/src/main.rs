@@ -599,7 +599,7 @@ fn main() -> Result<()> {
             }
             let (outcome, trainer) = train::run(args.options(), &args.output, &selected.device, args.resume, control)?;
             let final_weights = args.output.join("generator.bpk");
-            weights::save_to_file(&trainer.generator.valid(), &trainer.options.generator, &final_weights, Precision::F32)?;
+            weights::save_to_file(&trainer.published(), &trainer.options.generator, &final_weights, Precision::F32)?;
             match outcome {
                 Outcome::Finished => eprintln!("finished at step {}; generator in {}", trainer.step, final_weights.display()),
                 Outcome::Interrupted => eprintln!(
