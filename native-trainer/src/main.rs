@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use burn::module::Module;
 use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use deblurgan::TileOptions;

@@ -313,7 +313,7 @@ impl Trainer {
                 .with_beta_2(options.beta2)
                 .init()
         };
-        Ok(Self {
+        let trainer = Self {
             generator: options.generator.init(&device),
             critic: options.critic.init(&device),
             generator_optim: adam(),
@@ -325,8 +325,8 @@ impl Trainer {
             last_times: StepTimes::default(),
             average: None,
             options,
-        })
-        .map(Self::with_fresh_average)
+        };
+        Ok(trainer.with_fresh_average())
     }
 
     /// Starts the moving average (when the options ask for one) at the current weights.
@@ -471,7 +471,7 @@ impl Trainer {
                 .map_err(|e| anyhow::anyhow!("{name}: {e:?}"))
         };
         trainer.generator_optim = optim(trainer.generator_optim, "generator-optim.bpk")?;
-        trainer = trainer.with_fresh_average();
+        // `new` started the average (when the options keep one): its weights are replaced here.
         if let Some(average) = trainer.average.take() {
             let loaded = average.try_load_record(module(AVERAGE_FILE)?);
             trainer.average = Some(loaded.map_err(|e| anyhow::anyhow!("{AVERAGE_FILE}: {e:?}"))?);
@@ -523,8 +523,8 @@ pub const AVERAGE_FILE: &str = "generator-average.bpk";
 
 /// The generator a checkpoint publishes alone (no critic, no optimiser state), ready for
 /// inference on `device`: the moving average of its weights where the run keeps one, else its
-/// weights. Its configuration and the step it was saved at come with it.
-pub fn load_checkpoint_generator(dir: &Path, device: &Device) -> Result<(Generator, GeneratorConfig, usize)> {
+/// weights. The checkpoint's state (options, step, CPU time) comes with it.
+pub fn load_checkpoint_generator(dir: &Path, device: &Device) -> Result<(Generator, TrainState)> {
     let read = |name: &str| -> Result<Vec<u8>> {
         std::fs::read(dir.join(name)).with_context(|| format!("cannot read {}", dir.join(name).display()))
     };
@@ -539,7 +539,7 @@ pub fn load_checkpoint_generator(dir: &Path, device: &Device) -> Result<(Generat
         .init(device)
         .try_load_record(record)
         .map_err(|e| anyhow::anyhow!("{file}: {e:?}"))?;
-    Ok((generator, state.options.generator, state.step))
+    Ok((generator, state))
 }
 
 /// Refuses options no run can use, before anything is written.
@@ -569,12 +569,10 @@ pub fn load_start_generator(path: &Path, device: &Device) -> Result<(Generator, 
             .with_context(|| format!("{} holds no checkpoint", path.display()))?
             .1
     };
-    let (generator, config, step) = load_checkpoint_generator(&dir, device)?;
-    let state = std::fs::read(dir.join("state.json")).context("cannot read state.json")?;
-    let state = TrainState::load_binary(&state).map_err(|e| anyhow::anyhow!("bad state.json in {}: {e}", dir.display()))?;
+    let (generator, state) = load_checkpoint_generator(&dir, device)?;
     let averaged = if state.options.ema.is_some() { ", moving average of its weights" } else { "" };
-    eprintln!("generator of {} (step {step}{averaged})", dir.display());
-    Ok((generator, config, state.cpu_seconds))
+    eprintln!("generator of {} (step {}{averaged})", dir.display(), state.step);
+    Ok((generator, state.options.generator, state.cpu_seconds))
 }
 
 /// What a checkpoint's `state.json` holds.
