@@ -118,8 +118,9 @@ pub fn describe(config: &GeneratorConfig) -> String {
         Some(norm) => format!(" ({norm:?} norm)").replace("None norm", "no norm"),
         None => String::new(),
     };
+    let skips = if config.has_skips() { " with skip connections" } else { "" };
     format!(
-        "{:?} {}-channel {}-block{norm}",
+        "{:?} {}-channel {}-block{norm}{skips}",
         config.variant, config.base_channels, config.blocks
     )
 }

@@ -104,3 +104,50 @@ fn the_plain_generator_starts_as_the_identity_with_features_of_unit_scale() {
     assert!((0.2..5.0).contains(&rms), "feature RMS {rms}");
     assert_eq!(config.norm(), deblurgan::model::NormKind::None);
 }
+
+#[test]
+fn skip_connections_start_as_the_identity_and_bring_the_stem_features_to_the_head() {
+    use burn::nn::conv::Conv2dConfig;
+    use burn::nn::{Initializer, PaddingConfig2d};
+    use deblurgan::model::Upsample;
+
+    let c = 8;
+    let config = GeneratorConfig::compact_residual_skip().with_base_channels(c).with_blocks(2);
+    assert!(config.has_skips() && !GeneratorConfig::compact_residual_plain().has_skips());
+    let mut generator = config.init(&device());
+    let input = Tensor::<4>::random([1, 3, 32, 32], Distribution::Uniform(-1.0, 1.0), &device());
+    let output = generator.forward(input.clone());
+    assert_eq!((output - input.clone()).abs().max().into_scalar::<f32>(), 0.0);
+
+    // With the second upsampling stage silenced (its convolution zero, so its output is
+    // ReLU(0) = 0) and a random head, only the skip can bring the photo's detail to the head.
+    let zero_up = Conv2dConfig::new([2 * c, c], [3, 3])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_initializer(Initializer::Zeros)
+        .init(&device());
+    match &mut generator.up2 {
+        Upsample::NearestConv(block) => block.conv = zero_up,
+        Upsample::Transposed(_) => unreachable!("the compact generator upsamples by nearest + conv"),
+    }
+    generator.head = Conv2dConfig::new([c, 3], [7, 7])
+        .with_initializer(Initializer::Normal { mean: 0.0, std: 0.1 })
+        .init(&device());
+    let correction = |generator: &deblurgan::model::Generator| {
+        let residual = generator.forward_unclamped(input.clone()) - input.clone();
+        // How much the correction varies from pixel to pixel of each channel.
+        let mean = residual.clone().mean_dim(2).mean_dim(3);
+        (residual - mean).abs().max().into_scalar::<f32>()
+    };
+    assert!(correction(&generator) > 1e-3, "the skip brought nothing to the head");
+    generator.skips = false;
+    assert!(correction(&generator) < 1e-6, "without the skip the head saw the photo");
+}
+
+#[test]
+fn a_configuration_saved_before_skip_connections_existed_reads_as_without() {
+    let mut json: serde_json::Value = serde_json::to_value(GeneratorConfig::compact_residual_plain()).unwrap();
+    json.as_object_mut().unwrap().remove("skips");
+    let config: GeneratorConfig = serde_json::from_value(json).unwrap();
+    assert!(!config.has_skips());
+    assert!(!config.init(&device()).skips);
+}

@@ -36,6 +36,9 @@ pub enum Architecture {
     /// Compact residual without normalisation layers or dropout: training and inference compute
     /// the same function.
     CompactResidualPlain,
+    /// Compact residual plain with encoder-decoder skip connections (the stem's features added
+    /// before the last convolution, the first downsampling's after the first upsampling).
+    CompactResidualSkip,
     /// The official PyTorch DeblurGAN: InstanceNorm, transposed convolutions.
     Official,
 }
@@ -47,6 +50,7 @@ impl Architecture {
             Architecture::Compact => GeneratorConfig::compact(),
             Architecture::CompactResidual => GeneratorConfig::compact_residual(),
             Architecture::CompactResidualPlain => GeneratorConfig::compact_residual_plain(),
+            Architecture::CompactResidualSkip => GeneratorConfig::compact_residual_skip(),
             Architecture::Official => GeneratorConfig::official(),
         }
     }

@@ -326,14 +326,20 @@ impl Graph {
 pub fn generator_to_onnx(generator: &Generator, description: &str) -> Result<Vec<u8>> {
     let mut g = Graph::default();
     let x = g.reflect_pad("input", 3);
-    let x = g.conv_norm_act(&x, &generator.stem)?;
-    let x = g.conv_norm_act(&x, &generator.down1)?;
-    let mut x = g.conv_norm_act(&x, &generator.down2)?;
+    let full = g.conv_norm_act(&x, &generator.stem)?;
+    let half = g.conv_norm_act(&full, &generator.down1)?;
+    let mut x = g.conv_norm_act(&half, &generator.down2)?;
     for block in &generator.blocks {
         x = g.resnet_block(&x, block)?;
     }
-    let x = g.upsample(&x, &generator.up1)?;
-    let x = g.upsample(&x, &generator.up2)?;
+    let mut x = g.upsample(&x, &generator.up1)?;
+    if generator.skips {
+        x = g.node("Add", &[&x, &half], &[]);
+    }
+    let mut x = g.upsample(&x, &generator.up2)?;
+    if generator.skips {
+        x = g.node("Add", &[&x, &full], &[]);
+    }
     let x = g.reflect_pad(&x, 3);
     let x = g.conv(&x, &generator.head)?;
     let residual = g.node("Tanh", &[&x], &[]);

@@ -64,6 +64,7 @@ fn the_onnx_graph_computes_what_the_generator_computes() {
     let small = GeneratorConfig::new().with_base_channels(8).with_blocks(2);
     let configs = [
         ("residual-plain", small.clone().with_variant(GeneratorVariant::Residual).with_norm(Some(NormKind::None))),
+        ("residual-skip", small.clone().with_variant(GeneratorVariant::Residual).with_norm(Some(NormKind::None)).with_skips(Some(true))),
         ("residual-batchnorm", small.clone().with_variant(GeneratorVariant::Residual).with_norm(Some(NormKind::Batch))),
         ("official-instancenorm", small.clone().with_variant(GeneratorVariant::Official)),
         ("keras-batchnorm", small.clone().with_variant(GeneratorVariant::Keras)),

@@ -45,6 +45,12 @@ pub struct GeneratorConfig {
     pub dropout: f64,
     /// The normalisation layers (`None`: the variant's own, see [`GeneratorConfig::norm`]).
     pub norm: Option<NormKind>,
+    /// Encoder-decoder skip connections: the stem's features are added to the second upsampling
+    /// stage's output and the first downsampling stage's to the first upsampling stage's (as in
+    /// a U-Net), so the last convolutions see the photo's full-resolution detail instead of only
+    /// what survives the quarter-resolution blocks. `None` (configurations saved before the
+    /// option existed) means without; see [`GeneratorConfig::has_skips`].
+    pub skips: Option<bool>,
 }
 
 /// Height and width given to the generator must be multiples of this (two stride-2 stages).
@@ -56,7 +62,8 @@ pub const MIN_SIZE: usize = 8;
 ///
 /// reflect pad 3 → conv 7×7 (c) → norm → ReLU → [conv 3×3 stride 2 → norm → ReLU] × 2 (2c, 4c)
 /// → residual blocks (4c) → [upsample ×2 → norm → ReLU] × 2 (2c, c) → reflect pad 3 → conv 7×7
-/// (3) → tanh → global skip connection.
+/// (3) → tanh → global skip connection. With skip connections, the stem's output is added to the
+/// second upsampling stage's and the first downsampling stage's to the first's.
 #[derive(Module, Debug)]
 pub struct Generator {
     /// conv 7×7, 3 → c, after reflection padding 3.
@@ -76,6 +83,10 @@ pub struct Generator {
     /// How the network's output is combined with its input.
     #[module(skip)]
     pub variant: GeneratorVariant,
+    /// Whether `stem`'s output is added to `up2`'s and `down1`'s to `up1`'s
+    /// ([`GeneratorConfig::skips`]).
+    #[module(skip)]
+    pub skips: bool,
 }
 
 impl GeneratorConfig {
@@ -106,6 +117,18 @@ impl GeneratorConfig {
     /// measures is what the page gets.
     pub fn compact_residual_plain() -> Self {
         Self::compact_residual().with_norm(Some(NormKind::None)).with_dropout(0.0)
+    }
+
+    /// The compact residual generator without normalisation layers, with encoder-decoder skip
+    /// connections ([`GeneratorConfig::skips`]): its last layers start from full-resolution
+    /// features, which a deblurring correction is made of.
+    pub fn compact_residual_skip() -> Self {
+        Self::compact_residual_plain().with_skips(Some(true))
+    }
+
+    /// Whether the generator has encoder-decoder skip connections.
+    pub fn has_skips(&self) -> bool {
+        self.skips.unwrap_or(false)
     }
 
     /// The normalisation layer this generator uses: the configured one, else the variant's
@@ -141,6 +164,7 @@ impl GeneratorConfig {
             up2: upsample([2 * c, c]),
             head: head.init(device),
             variant: self.variant,
+            skips: self.has_skips(),
         }
     }
 }
@@ -173,10 +197,14 @@ impl Generator {
     ///
     /// - input, output: `[batch, 3, height, width]`
     pub fn forward_unclamped(&self, input: Tensor<4>) -> Tensor<4> {
-        let x = self.stem.forward(reflect_pad(input.clone(), 3));
-        let x = self.down2.forward(self.down1.forward(x));
+        let full = self.stem.forward(reflect_pad(input.clone(), 3));
+        let half = self.down1.forward(full.clone());
+        let x = self.down2.forward(half.clone());
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
-        let x = self.up2.forward(self.up1.forward(x));
+        let x = self.up1.forward(x);
+        let x = if self.skips { x + half } else { x };
+        let x = self.up2.forward(x);
+        let x = if self.skips { x + full } else { x };
         let residual = tanh(self.head.forward(reflect_pad(x, 3)));
         match self.variant {
             GeneratorVariant::Keras => (residual + input) / 2.0,
