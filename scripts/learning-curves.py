@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Learning curves of training runs: validation gain (dB) against training CPU-minutes.
 
-    python3 scripts/learning-curves.py OUT.png LABEL=RUN_DIR [LABEL=RUN_DIR ...]
+    python3 scripts/learning-curves.py [--steps] OUT.png LABEL=RUN_DIR [LABEL=RUN_DIR ...]
 
-Each RUN_DIR holds the `validation.jsonl` that `native-trainer train --validation DIR` writes.
+With --steps the x axis is the training step instead of the CPU-minutes (for runs made on
+different CPUs, whose minutes are not comparable). Each RUN_DIR holds the `validation.jsonl` that `native-trainer train --validation DIR` writes.
 Two panels: the strong shake and the moderate shake. Needs matplotlib (pip install matplotlib).
 """
 
@@ -22,28 +23,33 @@ def read(run):
     for line in (Path(run) / "validation.jsonl").read_text().splitlines():
         if line.strip():
             rows.append(json.loads(line))
-    rows.sort(key=lambda r: r["train_cpu_minutes"])
+    rows.sort(key=lambda r: (r["train_cpu_minutes"], r["step"]))
     return rows
 
 
 def main():
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    by_step = "--steps" in args
+    args = [a for a in args if a != "--steps"]
+    if len(args) < 2:
         sys.exit(__doc__)
-    out = sys.argv[1]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=False)
-    for spec in sys.argv[2:]:
+    out = args[0]
+    x_key, x_label = ("step", "training step") if by_step else ("train_cpu_minutes", "training CPU-minutes")
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), sharey=False)
+    for spec in args[1:]:
         label, _, run = spec.partition("=")
         rows = read(run)
-        minutes = [r["train_cpu_minutes"] for r in rows]
+        xs = [r[x_key] for r in rows]
         for axis, strength in zip(axes, ["strong", "moderate"]):
-            axis.plot(minutes, [r[f"{strength}_gain"] for r in rows], marker="o", markersize=3, label=label)
+            axis.plot(xs, [r[f"{strength}_gain"] for r in rows], marker="o", markersize=3, label=label)
     for axis, title in zip(axes, ["strong shake (60 px paths, 4 exposures)", "moderate shake (whole 5-25 px paths)"]):
         axis.axhline(0, color="grey", linewidth=0.8)
         axis.set_title(title)
-        axis.set_xlabel("training CPU-minutes")
+        axis.set_xlabel(x_label)
         axis.set_ylabel("gain over the blurred input (dB)")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
+    # One legend, beside the panels, so that it hides no curve.
+    axes[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.suptitle("Validation: exported f16 weights, tiled as the page runs them")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
