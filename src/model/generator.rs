@@ -197,14 +197,16 @@ impl Generator {
     ///
     /// - input, output: `[batch, 3, height, width]`
     pub fn forward_unclamped(&self, input: Tensor<4>) -> Tensor<4> {
+        // The skips' features are kept only where they are added: without skips, each stage's
+        // output is freed as soon as the next stage has read it.
         let full = self.stem.forward(reflect_pad(input.clone(), 3));
-        let half = self.down1.forward(full.clone());
-        let x = self.down2.forward(half.clone());
+        let full_skip = self.skips.then(|| full.clone());
+        let half = self.down1.forward(full);
+        let half_skip = self.skips.then(|| half.clone());
+        let x = self.down2.forward(half);
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
-        let x = self.up1.forward(x);
-        let x = if self.skips { x + half } else { x };
-        let x = self.up2.forward(x);
-        let x = if self.skips { x + full } else { x };
+        let x = add_skip(self.up1.forward(x), half_skip);
+        let x = add_skip(self.up2.forward(x), full_skip);
         let residual = tanh(self.head.forward(reflect_pad(x, 3)));
         match self.variant {
             GeneratorVariant::Keras => (residual + input) / 2.0,
@@ -230,5 +232,15 @@ impl Generator {
         });
         convs.iter().map(|conv| conv.num_params()).sum::<usize>()
             + transposed.map(|conv| conv.num_params()).sum::<usize>()
+    }
+}
+
+/// `x + skip`, or `x` without a skip connection.
+///
+/// - x, skip: `[batch, channels, height, width]`
+fn add_skip(x: Tensor<4>, skip: Option<Tensor<4>>) -> Tensor<4> {
+    match skip {
+        Some(skip) => x + skip,
+        None => x,
     }
 }
