@@ -4,7 +4,8 @@
     python3 scripts/learning-curves.py [--steps] OUT.png LABEL=RUN_DIR [LABEL=RUN_DIR ...]
 
 With --steps the x axis is the training step instead of the CPU-minutes (for runs made on
-different CPUs, whose minutes are not comparable). Each RUN_DIR holds the `validation.jsonl` that `native-trainer train --validation DIR` writes.
+different CPUs, whose minutes are not comparable). Each RUN_DIR holds the `validation.jsonl` that
+`native-trainer train --validation DIR` writes.
 Two panels: the strong shake and the moderate shake. Needs matplotlib (pip install matplotlib).
 """
 

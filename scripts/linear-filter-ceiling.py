@@ -76,8 +76,9 @@ def scores(photos, name, weights, radius):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--per-photo"]
-    per_photo = len(args) < len(sys.argv) - 1
+    args = sys.argv[1:]
+    per_photo = "--per-photo" in args
+    args = [a for a in args if a != "--per-photo"]
     if not args:
         sys.exit(__doc__)
     pairs = Path(args[0])
