@@ -6,6 +6,7 @@ use burn::tensor::Device;
 use image::RgbImage;
 
 use crate::convert::{planar_to_tensor, region_to_planar};
+use crate::cpu_inference::CpuGenerator;
 use crate::model::Generator;
 use crate::photo::Photo;
 use crate::tiling::{Blender, Tile, TileOptions, TilePlan};
@@ -30,11 +31,52 @@ pub enum DeblurError {
     Device(String),
 }
 
+/// What runs the generator on the tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// On the CPU (burn Flex's device) the [CPU engine](crate::cpu_inference) where it runs the
+    /// generator, else burn on the device.
+    #[default]
+    Auto,
+    /// burn's forward pass on the device, whatever it is (to compare the engines).
+    Burn,
+}
+
+/// The engine chosen for one photo.
+enum Runner {
+    Burn { generator: Generator, device: Device },
+    Cpu(Box<CpuGenerator>),
+}
+
+impl Runner {
+    fn new(generator: Generator, device: Device, engine: Engine) -> Self {
+        if engine == Engine::Auto && device == Device::flex() {
+            // A generator the CPU engine does not run (the official one) stays on burn.
+            if let Ok(compiled) = CpuGenerator::compile(&generator) {
+                return Runner::Cpu(Box::new(compiled));
+            }
+        }
+        Runner::Burn { generator, device }
+    }
+
+    /// The generator's output for `input` (`[3, height, width]` flattened), the same layout.
+    async fn run(&self, input: Vec<f32>, width: usize, height: usize) -> Result<Vec<f32>, DeblurError> {
+        match self {
+            Runner::Cpu(generator) => Ok(generator.forward(&input, width, height)),
+            Runner::Burn { generator, device } => {
+                let output = generator.forward(planar_to_tensor(input, width, height, device));
+                let device_error = |error: &dyn std::fmt::Debug| DeblurError::Device(format!("{error:?}"));
+                let data = output.into_data_async().await.map_err(|e| device_error(&e))?;
+                data.try_into_vec::<f32>().map_err(|e| device_error(&e))
+            }
+        }
+    }
+}
+
 /// A photo being deblurred, one tile per [`TiledDeblur::step`]. It owns what it needs, so a
 /// caller can await between tiles (to report progress, or to let a Cancel arrive).
 pub struct TiledDeblur {
-    generator: Generator,
-    device: Device,
+    runner: Runner,
     rgb: RgbImage,
     tiles: Vec<Tile>,
     done: usize,
@@ -44,12 +86,16 @@ pub struct TiledDeblur {
 impl TiledDeblur {
     /// Plans the tiles of `rgb`; nothing runs yet.
     pub fn new(generator: Generator, device: Device, rgb: RgbImage, options: TileOptions) -> Self {
+        Self::with_engine(generator, device, rgb, options, Engine::Auto)
+    }
+
+    /// [`TiledDeblur::new`] on the engine given.
+    pub fn with_engine(generator: Generator, device: Device, rgb: RgbImage, options: TileOptions, engine: Engine) -> Self {
         let plan = TilePlan::new(rgb.width() as usize, rgb.height() as usize, options);
         Self {
             tiles: plan.tiles().collect(),
             blender: Blender::new(plan),
-            generator,
-            device,
+            runner: Runner::new(generator, device, engine),
             rgb,
             done: 0,
         }
@@ -73,12 +119,7 @@ impl TiledDeblur {
         let tile = self.tiles[self.done];
         let (width, height) = tile.input_size();
         let input = region_to_planar(&self.rgb, tile.x as i64, tile.y as i64, width, height);
-        let output = self
-            .generator
-            .forward(planar_to_tensor(input, width, height, &self.device));
-        let device_error = |error: &dyn std::fmt::Debug| DeblurError::Device(format!("{error:?}"));
-        let data = output.into_data_async().await.map_err(|e| device_error(&e))?;
-        let values = data.try_into_vec::<f32>().map_err(|e| device_error(&e))?;
+        let values = self.runner.run(input, width, height).await?;
         self.blender.add(&tile, &values, width);
         self.done += 1;
         Ok(self.progress())
@@ -104,9 +145,21 @@ pub async fn deblur_rgb(
     device: &Device,
     rgb: &RgbImage,
     options: TileOptions,
+    on_progress: impl FnMut(Progress) -> bool,
+) -> Result<RgbImage, DeblurError> {
+    deblur_rgb_on(generator, device, rgb, options, Engine::Auto, on_progress).await
+}
+
+/// [`deblur_rgb`] on the engine given.
+pub async fn deblur_rgb_on(
+    generator: &Generator,
+    device: &Device,
+    rgb: &RgbImage,
+    options: TileOptions,
+    engine: Engine,
     mut on_progress: impl FnMut(Progress) -> bool,
 ) -> Result<RgbImage, DeblurError> {
-    let mut job = TiledDeblur::new(generator.clone(), device.clone(), rgb.clone(), options);
+    let mut job = TiledDeblur::with_engine(generator.clone(), device.clone(), rgb.clone(), options, engine);
     while !job.is_done() {
         let progress = job.step().await?;
         if !on_progress(progress) {

@@ -7,6 +7,7 @@
 //! ```
 
 pub mod convert;
+pub mod cpu_inference;
 pub mod deblur;
 pub mod files;
 pub mod metrics;
@@ -19,7 +20,7 @@ pub mod weights;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use deblur::{DeblurError, Progress, TiledDeblur, deblur_photo, deblur_rgb};
+pub use deblur::{DeblurError, Engine, Progress, TiledDeblur, deblur_photo, deblur_rgb, deblur_rgb_on};
 #[cfg(not(target_arch = "wasm32"))]
 pub use deblur::deblur_photo_blocking;
 pub use model::{Generator, GeneratorConfig, GeneratorVariant};

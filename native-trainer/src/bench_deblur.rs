@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use deblurgan::model::Generator;
 use deblurgan::tile_budget::computed_pixels_factor;
 use deblurgan::tiling::TilePlan;
-use deblurgan::{TileOptions, deblur_rgb};
+use deblurgan::{Engine, TileOptions, deblur_rgb_on};
 use image::RgbImage;
 
 use crate::validation::process_cpu_seconds;
@@ -41,16 +41,17 @@ impl DeblurBench {
     }
 }
 
-/// Deblurs `photo` `warmup` times untimed, then `runs` times timed.
+/// Deblurs `photo` on `engine` `warmup` times untimed, then `runs` times timed.
 pub fn bench_deblur(
     generator: &Generator,
     device: &Device,
     photo: &RgbImage,
     options: TileOptions,
+    engine: Engine,
     runs: usize,
     warmup: usize,
 ) -> Result<DeblurBench> {
-    let once = || pollster::block_on(deblur_rgb(generator, device, photo, options, |_| true)).map_err(|e| anyhow::anyhow!("{e}"));
+    let once = || pollster::block_on(deblur_rgb_on(generator, device, photo, options, engine, |_| true)).map_err(|e| anyhow::anyhow!("{e}"));
     for _ in 0..warmup {
         once()?;
     }

@@ -56,6 +56,15 @@ impl Architecture {
     }
 }
 
+/// What runs the generator in `bench-deblur`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EngineChoice {
+    /// As `deblur` runs it: the CPU engine on the CPU (where it runs the generator), burn on a GPU.
+    Auto,
+    /// burn's forward pass on the device.
+    Burn,
+}
+
 /// Which critic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum CriticChoice {
@@ -430,6 +439,9 @@ enum Command {
         /// GPU (wgpu) or CPU (Flex).
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceChoice,
+        /// What runs the generator.
+        #[arg(long, value_enum, default_value = "auto")]
+        engine: EngineChoice,
     },
     /// Times training steps on this machine and prints where the time goes: data, generator
     /// forward, critic updates, generator backward, optimiser; images/second; cores busy.
@@ -674,7 +686,11 @@ fn main() -> Result<()> {
             print!("{}", bench.report(&what));
             Ok(())
         }
-        Command::BenchDeblur { weights: weights_path, sizes, runs, warmup, tile_size, overlap, device } => {
+        Command::BenchDeblur { weights: weights_path, sizes, runs, warmup, tile_size, overlap, device, engine } => {
+            let engine = match engine {
+                EngineChoice::Auto => deblurgan::Engine::Auto,
+                EngineChoice::Burn => deblurgan::Engine::Burn,
+            };
             let tiled = TileOptions::new(tile_size, overlap)?;
             let sizes = parse_sizes(&sizes)?;
             let selected = select_device(device);
@@ -694,7 +710,7 @@ fn main() -> Result<()> {
                     if tiled_is_whole { &[("whole", whole)] } else { &[("tiled", tiled), ("whole", whole)] };
                 for &(name, options) in plans {
                     let plan = if name == "tiled" { format!("{tile_size}/{overlap}") } else { name.to_string() };
-                    let bench = native_trainer::bench_deblur::bench_deblur(&generator, &selected.device, &photo, options, runs, warmup)?;
+                    let bench = native_trainer::bench_deblur::bench_deblur(&generator, &selected.device, &photo, options, engine, runs, warmup)?;
                     println!("{}", bench.row(&plan));
                 }
             }

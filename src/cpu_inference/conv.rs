@@ -1,0 +1,186 @@
+//! Convolutions as matrix products without im2col: in a channels-last map, the `kw · cin`
+//! values a kernel row reads for one output pixel are contiguous, and the next pixel's start
+//! `stride · cin` values further on. So each kernel row is one gemm that reads the map itself,
+//! with overlapping rows: `kh` gemms per band of output rows, no copy. The output is channels
+//! last too; gemm's vectors then run along the output channels (its long side) and read the map
+//! as it is, unpacked. Convolutions to fewer channels than a vector holds (the head's 3) are
+//! [`super::NarrowConv`]'s.
+
+use std::ops::Range;
+
+/// A convolution ready for the engine: normalisation folded in, each kernel row a gemm
+/// right-hand side.
+#[derive(Debug, Clone)]
+pub struct Conv {
+    /// `kernel_rows[ky]`: `[kw · cin, cout]` row-major (row `kx · cin + ci`, column `co`).
+    kernel_rows: Vec<Vec<f32>>,
+    /// One per output channel.
+    pub bias: Vec<f32>,
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// The same on both axes.
+    pub stride: usize,
+}
+
+/// Output rows computed by [`Conv::compute`], channels last: the band's pixel (`row`, `x`) has
+/// its `cout` values at `(row · row_pitch + x) · cout`.
+pub struct Band<'a> {
+    values: &'a [f32],
+    row_pitch: usize,
+    cout: usize,
+}
+
+impl Band<'_> {
+    /// The output channels of the pixel `x` of the band's row `row`, before the bias.
+    #[inline]
+    pub fn pixel(&self, row: usize, x: usize) -> &[f32] {
+        let start = (row * self.row_pitch + x) * self.cout;
+        &self.values[start..start + self.cout]
+    }
+}
+
+impl Conv {
+    /// A convolution from burn's layout: `weight` `[cout, cin, kh, kw]` flattened, `bias` one per
+    /// output channel.
+    pub fn new(weight: &[f32], [cout, cin, kh, kw]: [usize; 4], bias: Vec<f32>, stride: usize) -> Self {
+        assert_eq!(weight.len(), cout * cin * kh * kw, "kernel of {cout}×{cin}×{kh}×{kw}");
+        assert_eq!(bias.len(), cout, "one bias per output channel");
+        let kernel_rows = (0..kh)
+            .map(|ky| {
+                let mut rows = vec![0.0; kw * cin * cout];
+                for co in 0..cout {
+                    for ci in 0..cin {
+                        for kx in 0..kw {
+                            rows[(kx * cin + ci) * cout + co] = weight[((co * cin + ci) * kh + ky) * kw + kx];
+                        }
+                    }
+                }
+                rows
+            })
+            .collect();
+        Self { kernel_rows, bias, kernel: [kh, kw], cin, cout, stride }
+    }
+
+    /// Computes the output rows `rows` (each `out_width` pixels wide) of this convolution over
+    /// `input`, a map of `cin` channels whose stored pixel (`stride · row + ky + offset[0]`,
+    /// `stride · x + kx + offset[1]`) (border included) is the kernel's tap (`ky`, `kx`) for the
+    /// output pixel (`row`, `x`). `scratch` holds the result.
+    pub fn compute<'a>(
+        &self,
+        input: &super::FeatureMap,
+        offset: [usize; 2],
+        rows: Range<usize>,
+        out_width: usize,
+        scratch: &'a mut Vec<f32>,
+    ) -> Band<'a> {
+        assert_eq!(input.channels, self.cin, "input channels");
+        assert!(!rows.is_empty() && out_width > 0, "an empty band");
+        let (stride, cin, cout) = (self.stride, self.cin, self.cout);
+        let kw = self.kernel[1];
+        let pitch = input.pitch();
+        let k = kw * cin;
+        // Stride 1: the band's rows are one run of pixels `pitch` apart (the pixels between a
+        // row's end and the next row's start are computed and never read). Stride 2: a gemm a row.
+        let (row_pitch, plane) = match stride {
+            1 => (pitch, (rows.len() - 1) * pitch + out_width),
+            _ => (out_width, rows.len() * out_width),
+        };
+        if scratch.len() < plane * cout {
+            scratch.resize(plane * cout, 0.0);
+        }
+        let runs: Vec<(usize, usize, usize)> = match stride {
+            1 => vec![(rows.start, 0, plane)],
+            _ => rows.clone().enumerate().map(|(i, row)| (row, i * out_width, out_width)).collect(),
+        };
+        for (ky, rhs) in self.kernel_rows.iter().enumerate() {
+            for &(row, dst_offset, m) in &runs {
+                let start = input.padded_index(stride * row + ky + offset[0], offset[1]);
+                // The last value read: pixel m - 1's kernel row ends k values after its start.
+                let end = start + (m - 1) * stride * cin + k;
+                assert!(end <= input.data.len(), "the kernel reads past the map ({end} > {})", input.data.len());
+                assert!((dst_offset + m) * cout <= scratch.len(), "the band overflows its scratch");
+                // SAFETY: every index gemm touches is inside `input.data` (checked above: rows
+                // `stride · cin` apart, `k` values each) and inside `scratch` (pixels
+                // `dst_offset..dst_offset + m`, `cout` channels: checked above); gemm only reads
+                // the left-hand side, so its overlapping rows alias nothing written.
+                unsafe {
+                    gemm::gemm(
+                        m,
+                        cout,
+                        k,
+                        scratch.as_mut_ptr().add(dst_offset * cout),
+                        1,
+                        cout as isize,
+                        ky > 0,
+                        input.data.as_ptr().add(start),
+                        1,
+                        (stride * cin) as isize,
+                        rhs.as_ptr(),
+                        1,
+                        cout as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::None,
+                    );
+                }
+            }
+        }
+        Band { values: &scratch[..plane * cout], row_pitch, cout }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu_inference::FeatureMap;
+
+    /// The convolution written out: output (row, x, co) of a map with its border.
+    fn direct(weight: &[f32], shape: [usize; 4], input: &FeatureMap, stride: usize, row: usize, x: usize, co: usize) -> f32 {
+        let [_, cin, kh, kw] = shape;
+        let mut sum = 0.0;
+        for ci in 0..cin {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let at = input.padded_index(stride * row + ky, stride * x + kx);
+                    sum += weight[((co * cin + ci) * kh + ky) * kw + kx] * input.data[at + ci];
+                }
+            }
+        }
+        sum
+    }
+
+    #[test]
+    fn bands_of_rows_equal_the_convolution_written_out() {
+        let values = |n: usize, seed: usize| -> Vec<f32> { (0..n).map(|i| (((i * 7919 + seed) % 101) as f32 - 50.0) / 50.0).collect() };
+        for (stride, kernel, cin, cout) in [(1, 3, 5, 4), (1, 7, 3, 6), (2, 3, 4, 7), (1, 2, 3, 2), (1, 3, 6, 32), (2, 3, 5, 16)] {
+            let (height, width, pad) = (9, 11, 1);
+            let mut input = FeatureMap::zeros(height, width, cin, pad);
+            input.data = values(input.data.len(), 3);
+            let shape = [cout, cin, kernel, kernel];
+            let weight = values(cout * cin * kernel * kernel, 11);
+            let conv = Conv::new(&weight, shape, vec![0.0; cout], stride);
+            let out_height = (height + 2 * pad - kernel) / stride + 1;
+            let out_width = (width + 2 * pad - kernel) / stride + 1;
+            let mut scratch = Vec::new();
+            for rows in [0..out_height, 1..out_height - 1, out_height - 1..out_height] {
+                let band = conv.compute(&input, [0, 0], rows.clone(), out_width, &mut scratch);
+                for (i, row) in rows.enumerate() {
+                    for x in 0..out_width {
+                        for co in 0..cout {
+                            let expected = direct(&weight, shape, &input, stride, row, x, co);
+                            let got = band.pixel(i, x)[co];
+                            assert!((got - expected).abs() < 1e-4, "stride {stride} kernel {kernel}: ({row}, {x}, {co}) {got} vs {expected}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

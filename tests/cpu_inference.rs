@@ -1,0 +1,92 @@
+//! The CPU engine computes what burn computes: generators of every configuration it runs, with
+//! random weights (BatchNorm running statistics included), against `Generator::forward` on
+//! burn Flex; the photo pipeline on both engines; the generators it does not run are refused.
+
+mod common;
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{Device, Distribution, Tensor};
+use deblurgan::cpu_inference::CpuGenerator;
+use deblurgan::model::{GeneratorConfig, GeneratorVariant, NormKind};
+use deblurgan::{Engine, TileOptions, deblur_rgb_on};
+
+/// Replaces every float tensor by random values: kernels at the scale that keeps activations
+/// near unit size, vectors (biases, norm scales, running means and variances) in [0.3, 1.0].
+struct Randomise;
+
+impl ModuleMapper for Randomise {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (id, tensor, mapper) = param.consume();
+        let shape = tensor.shape();
+        let device = tensor.device();
+        let values = if D == 4 {
+            let fan_in = (shape[1] * shape[2] * shape[3]) as f64;
+            Tensor::random(shape, Distribution::Normal(0.0, (1.5 / fan_in).sqrt()), &device)
+        } else {
+            Tensor::random(shape, Distribution::Uniform(0.3, 1.0), &device)
+        };
+        Param::from_mapped_value(id, values, mapper)
+    }
+}
+
+fn small() -> GeneratorConfig {
+    GeneratorConfig::new().with_base_channels(8).with_blocks(2)
+}
+
+#[test]
+fn the_cpu_engine_computes_what_burn_computes() {
+    let device = Device::flex();
+    device.seed(11);
+    let residual = small().with_variant(GeneratorVariant::Residual);
+    let configs = [
+        ("residual-plain", residual.clone().with_norm(Some(NormKind::None))),
+        ("residual-skip", residual.clone().with_norm(Some(NormKind::None)).with_skips(Some(true))),
+        ("residual-batchnorm", residual.clone().with_norm(Some(NormKind::Batch))),
+        ("residual-no-blocks", residual.clone().with_norm(Some(NormKind::None)).with_blocks(0)),
+        ("keras-batchnorm", small().with_variant(GeneratorVariant::Keras)),
+    ];
+    for (name, config) in configs {
+        let generator = config.init(&device).map(&mut Randomise);
+        let compiled = CpuGenerator::compile(&generator).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for [height, width] in [[36, 52], [8, 8], [64, 12]] {
+            let input = Tensor::<4>::random([1, 3, height, width], Distribution::Uniform(-1.0, 1.0), &device);
+            let planar = input.to_data().try_into_vec_as::<f32>().unwrap();
+            let expected = generator.forward(input).into_data().try_into_vec_as::<f32>().unwrap();
+            let got = compiled.forward(&planar, width, height);
+            assert_eq!(got.len(), expected.len());
+            let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "{name} at {width}×{height}: differs by up to {worst}");
+            // Random weights change the image: the comparison is not between two identities.
+            let change = expected.iter().zip(&planar).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(change > 0.05, "{name}: the generator leaves its input as it is ({change})");
+        }
+    }
+}
+
+#[test]
+fn photos_come_out_the_same_on_both_engines() {
+    let device = Device::flex();
+    device.seed(12);
+    let config = small().with_variant(GeneratorVariant::Residual).with_norm(Some(NormKind::None));
+    let generator = config.init(&device).map(&mut Randomise);
+    let photo = common::photo_of_size(150, 97);
+    for options in [TileOptions::whole_image(), TileOptions::new(64, 16).unwrap()] {
+        let run = |engine| pollster::block_on(deblur_rgb_on(&generator, &device, &photo, options, engine, |_| true)).unwrap();
+        let (cpu, burn) = (run(Engine::Auto), run(Engine::Burn));
+        let worst = cpu.as_raw().iter().zip(burn.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        assert!(worst <= 1, "{options:?}: the engines differ by {worst} levels");
+        assert_ne!(cpu, photo, "the random generator changes the photo");
+    }
+}
+
+#[test]
+fn generators_it_does_not_run_are_refused_and_stay_on_burn() {
+    let device = Device::flex();
+    let official = small().with_variant(GeneratorVariant::Official).init(&device);
+    let error = CpuGenerator::compile(&official).expect_err("the official generator has InstanceNorm");
+    assert!(error.to_string().contains("InstanceNorm"), "{error}");
+    // The photo pipeline still deblurs with it (on burn).
+    let photo = common::photo_of_size(40, 24);
+    let result = pollster::block_on(deblur_rgb_on(&official, &device, &photo, TileOptions::whole_image(), Engine::Auto, |_| true));
+    assert_eq!(result.unwrap().dimensions(), (40, 24));
+}
