@@ -42,6 +42,12 @@ pub enum Engine {
     Burn,
 }
 
+/// Whether `engine` runs `generator` on `device` with the [CPU engine](crate::cpu_inference)
+/// (whose working memory is smaller: [`crate::tile_budget::CPU_ENGINE_BYTES_PER_PIXEL`]).
+pub fn runs_on_cpu_engine(generator: &Generator, device: &Device, engine: Engine) -> bool {
+    engine == Engine::Auto && *device == Device::flex() && CpuGenerator::compile(generator).is_ok()
+}
+
 /// The engine chosen for one photo.
 enum Runner {
     Burn { generator: Generator, device: Device },

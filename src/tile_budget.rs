@@ -3,28 +3,35 @@
 
 use crate::tiling::{TileOptions, TileOptionsError, TilePlan, network_side};
 
-/// Working memory the compact generator needs per pixel it computes, in bytes: the peak
-/// resident memory of `deblur --device cpu` (burn Flex, f32) grows by 635 to 670 bytes per
-/// pixel of tile between tiles of 256² and 768² (measured 2026-11-25, docs/benchmarks.md),
+/// Working memory the compact generator needs per pixel it computes on burn, in bytes: the
+/// peak resident memory of `deblur --device cpu` on burn Flex (f32) grew by 635 to 670 bytes
+/// per pixel of tile between tiles of 256² and 768² (measured 2026-11-25, docs/benchmarks.md),
 /// rounded up. The wider `official` generator needs about twice this.
 pub const BYTES_PER_PIXEL: usize = 700;
+
+/// The same on the [CPU engine](crate::cpu_inference): the peak resident memory of `deblur
+/// --device cpu` grows by 190 to 262 bytes per pixel of tile between tiles of 256², 512², 768²
+/// and a whole 1280×720 photo (measured 2026-12-02, docs/benchmarks.md), rounded up.
+pub const CPU_ENGINE_BYTES_PER_PIXEL: usize = 300;
 
 /// The default budget of the `deblur` command: 1 GiB.
 pub const DEFAULT_BUDGET_BYTES: usize = 1 << 30;
 
 /// How a `width`×`height` photo is cut so that the generator's working memory stays within
-/// `budget_bytes` (at [`BYTES_PER_PIXEL`] × `width_factor`, the generator's width over the
-/// compact one's): the whole photo if it fits, else square tiles of the largest side that fits,
+/// `budget_bytes` (at `bytes_per_pixel` × `width_factor`, the generator's width over the
+/// compact one's; [`BYTES_PER_PIXEL`] on burn, [`CPU_ENGINE_BYTES_PER_PIXEL`] on the CPU
+/// engine): the whole photo if it fits, else square tiles of the largest side that fits,
 /// overlapping by `overlap`. Tiles are never smaller than 128 pixels (nor than twice the
 /// overlap), whatever the budget; an overlap below 8 pixels is refused.
 pub fn tiles_within(
     width: usize,
     height: usize,
     budget_bytes: usize,
+    bytes_per_pixel: usize,
     width_factor: f64,
     overlap: usize,
 ) -> Result<TileOptions, TileOptionsError> {
-    let per_pixel = BYTES_PER_PIXEL as f64 * width_factor.max(0.1);
+    let per_pixel = bytes_per_pixel as f64 * width_factor.max(0.1);
     let whole = (network_side(width) * network_side(height)) as f64 * per_pixel;
     if whole <= budget_bytes as f64 {
         return Ok(TileOptions::whole_image());
@@ -55,7 +62,7 @@ mod tests {
     use crate::tiling::DEFAULT_OVERLAP;
 
     fn tiles(width: usize, height: usize, budget: usize, factor: f64) -> TileOptions {
-        tiles_within(width, height, budget, factor, DEFAULT_OVERLAP).unwrap()
+        tiles_within(width, height, budget, BYTES_PER_PIXEL, factor, DEFAULT_OVERLAP).unwrap()
     }
 
     #[test]
@@ -77,9 +84,12 @@ mod tests {
         // A wider generator gets smaller tiles; a tiny budget still gets usable ones.
         let wide = tiles(4000, 3000, DEFAULT_BUDGET_BYTES, 2.0).tile_size.unwrap();
         assert!(wide < side);
-        assert_eq!(tiles_within(4000, 3000, 1, 1.0, 32).unwrap().tile_size, Some(128));
-        assert_eq!(tiles_within(4000, 3000, 1, 1.0, 64).unwrap().tile_size, Some(132));
-        assert!(tiles_within(4000, 3000, 1, 1.0, 4).is_err());
+        assert_eq!(tiles_within(4000, 3000, 1, BYTES_PER_PIXEL, 1.0, 32).unwrap().tile_size, Some(128));
+        assert_eq!(tiles_within(4000, 3000, 1, BYTES_PER_PIXEL, 1.0, 64).unwrap().tile_size, Some(132));
+        assert!(tiles_within(4000, 3000, 1, BYTES_PER_PIXEL, 1.0, 4).is_err());
+        // The CPU engine's smaller working memory takes larger tiles for the same budget.
+        let engine = tiles_within(4000, 3000, DEFAULT_BUDGET_BYTES, CPU_ENGINE_BYTES_PER_PIXEL, 1.0, DEFAULT_OVERLAP).unwrap();
+        assert!(engine.tile_size.unwrap() > side, "{engine:?}");
         // The fixed 256/64 plan computes twice the photo's pixels at 1280×720.
         let fixed = computed_pixels_factor(1280, 720, TileOptions::default());
         assert!((1.9..2.1).contains(&fixed), "{fixed}");

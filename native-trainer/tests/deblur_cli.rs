@@ -101,6 +101,10 @@ fn tiles_follow_the_memory_budget() {
     // By default (1 GiB) a 300×200 photo runs whole.
     let (ok, stderr, whole) = run(&[], "whole.png");
     assert!(ok && stderr.contains("300×200, whole"), "{stderr}");
+    // The CPU engine's working memory (300 B a pixel: 18 MB) fits in 30 MiB, burn's (700 B,
+    // 42 MB) would not.
+    let (ok, stderr, _) = run(&["--max-memory", "30"], "engine.png");
+    assert!(ok && stderr.contains("300×200, whole"), "{stderr}");
     // 1 MiB: the smallest tiles, with the overlap asked for; the photo comes back at its size.
     let (ok, stderr, tiled) = run(&["--max-memory", "1", "--overlap", "16"], "tiled.png");
     assert!(ok && stderr.contains("tiles of 128/16"), "{stderr}");
