@@ -18,27 +18,44 @@ pub struct FeatureMap {
 }
 
 impl FeatureMap {
+    /// Values a map of this size holds, border included.
+    pub fn len(height: usize, width: usize, channels: usize, pad: usize) -> usize {
+        (height + 2 * pad) * (width + 2 * pad) * channels
+    }
+
     /// A map of zeros.
     pub fn zeros(height: usize, width: usize, channels: usize, pad: usize) -> Self {
-        let data = vec![0.0; (height + 2 * pad) * (width + 2 * pad) * channels];
+        Self::in_buffer(vec![0.0; Self::len(height, width, channels, pad)], height, width, channels, pad)
+    }
+
+    /// A map held by `data`, [`FeatureMap::len`] zeros.
+    pub fn in_buffer(data: Vec<f32>, height: usize, width: usize, channels: usize, pad: usize) -> Self {
+        assert_eq!(data.len(), Self::len(height, width, channels, pad), "map buffer size");
         Self { data, height, width, channels, pad }
     }
 
     /// A planar image (`[channels, height, width]` flattened) inside a mirrored border.
     pub fn from_planar(planar: &[f32], channels: usize, height: usize, width: usize, pad: usize) -> Self {
-        assert_eq!(planar.len(), channels * height * width, "expected {channels} planes of {width}×{height}");
         let mut map = Self::zeros(height, width, channels, pad);
+        map.fill_from_planar(planar);
+        map
+    }
+
+    /// Sets the image to `planar` (`[channels, height, width]` flattened) and mirrors it into
+    /// the border.
+    pub fn fill_from_planar(&mut self, planar: &[f32]) {
+        let (channels, height, width) = (self.channels, self.height, self.width);
+        assert_eq!(planar.len(), channels * height * width, "expected {channels} planes of {width}×{height}");
         let plane = height * width;
         for row in 0..height {
             for column in 0..width {
-                let at = map.index(row, column);
+                let at = self.index(row, column);
                 for channel in 0..channels {
-                    map.data[at + channel] = planar[channel * plane + row * width + column];
+                    self.data[at + channel] = planar[channel * plane + row * width + column];
                 }
             }
         }
-        map.reflect_border();
-        map
+        self.reflect_border();
     }
 
     /// Pixels per stored row, border included.

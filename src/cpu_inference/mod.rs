@@ -17,6 +17,7 @@
 mod conv;
 mod feature_map;
 mod narrow_conv;
+mod pool;
 
 use std::cell::RefCell;
 
@@ -27,6 +28,7 @@ use burn::tensor::Tensor;
 pub use conv::Conv;
 pub use feature_map::FeatureMap;
 pub use narrow_conv::NarrowConv;
+use pool::BufferPool;
 
 use crate::model::{Generator, GeneratorVariant, MIN_SIZE, Norm, SIZE_MULTIPLE, Upsample};
 
@@ -66,6 +68,8 @@ pub struct CpuGenerator {
     head: NarrowConv<3>,
     output: Output,
     skips: bool,
+    /// The maps' buffers between layers and between calls.
+    pool: BufferPool,
 }
 
 /// Output pixels a band's matrix product aims at: large enough for gemm's blocking, small
@@ -203,6 +207,7 @@ impl CpuGenerator {
             },
             output,
             skips: generator.skips,
+            pool: BufferPool::default(),
         })
     }
 
@@ -217,21 +222,24 @@ impl CpuGenerator {
             "the generator takes sides that are multiples of {SIZE_MULTIPLE} of at least {MIN_SIZE}, not {width}×{height}"
         );
         let c = self.stem.cout;
-        let image = FeatureMap::from_planar(input, 3, height, width, 3);
+        let pool = &self.pool;
+        let map = |height, width, channels, pad| FeatureMap::in_buffer(pool.zeros(FeatureMap::len(height, width, channels, pad)), height, width, channels, pad);
+        let mut image = map(height, width, 3, 3);
+        image.fill_from_planar(input);
         // Each map is made with the border its reader needs: zeros for the zero-padded
         // convolutions (down, up), a mirror for the reflection-padded ones (blocks, head).
-        let mut full = FeatureMap::zeros(height, width, c, 1);
+        let mut full = map(height, width, c, 1);
         run(&[(&self.stem, [0, 0])], 1, &image, &mut full, Epilogue::Relu { skip: None });
-        drop(image);
-        let mut half = FeatureMap::zeros(height / 2, width / 2, 2 * c, 1);
+        pool.give(image.data);
+        let mut half = map(height / 2, width / 2, 2 * c, 1);
         run(&[(&self.down1, [0, 0])], 1, &full, &mut half, Epilogue::Relu { skip: None });
-        let full_skip = self.skips.then_some(full);
-        let mut x = FeatureMap::zeros(height / 4, width / 4, 4 * c, 1);
+        let full_skip = if self.skips { Some(full) } else { pool.give(full.data); None };
+        let mut x = map(height / 4, width / 4, 4 * c, 1);
         run(&[(&self.down2, [0, 0])], 1, &half, &mut x, Epilogue::Relu { skip: None });
-        let half_skip = self.skips.then_some(half);
+        let half_skip = if self.skips { Some(half) } else { pool.give(half.data); None };
         if !self.blocks.is_empty() {
             x.reflect_border();
-            let mut y = FeatureMap::zeros(height / 4, width / 4, 4 * c, 1);
+            let mut y = map(height / 4, width / 4, 4 * c, 1);
             for [conv1, conv2] in &self.blocks {
                 run(&[(conv1, [0, 0])], 1, &x, &mut y, Epilogue::Relu { skip: None });
                 y.reflect_border();
@@ -239,22 +247,25 @@ impl CpuGenerator {
                 x.reflect_border();
             }
             x.zero_border();
+            pool.give(y.data);
         }
-        let mut up = FeatureMap::zeros(height / 2, width / 2, 2 * c, 1);
+        let mut up = map(height / 2, width / 2, 2 * c, 1);
         self.up1.run(&x, &mut up, half_skip.as_ref());
-        drop((x, half_skip));
-        let mut up2 = FeatureMap::zeros(height, width, c, 3);
+        pool.give(x.data);
+        half_skip.into_iter().for_each(|map| pool.give(map.data));
+        let mut up2 = map(height, width, c, 3);
         self.up2.run(&up, &mut up2, full_skip.as_ref());
-        drop((up, full_skip));
+        pool.give(up.data);
+        full_skip.into_iter().for_each(|map| pool.give(map.data));
         up2.reflect_border();
-        let mut residual = vec![0.0; height * width * 3];
+        let mut residual = pool.zeros(height * width * 3);
         let band_rows = band_rows(height, width);
         for_each_band(&mut residual, band_rows * width * 3, |index, band| {
             let first = index * band_rows;
             self.head.compute(&up2, first..(first + band_rows).min(height), width, band);
             band.iter_mut().for_each(|value| *value = value.tanh());
         });
-        drop(up2);
+        pool.give(up2.data);
         let plane = width * height;
         let mut output = vec![0.0; 3 * plane];
         for (pixel, residual) in residual.chunks_exact(3).enumerate() {
@@ -266,6 +277,7 @@ impl CpuGenerator {
                 };
             }
         }
+        pool.give(residual);
         output
     }
 }
