@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, launch, serve } from '../tests/browser/harness.mjs';
+import { ROOT, followBenchmark, launch, serve } from '../tests/browser/harness.mjs';
 
 const VERSION = '1.30.0';
 const sizes = process.argv[2] ?? '256x256,1280x720';
@@ -32,18 +32,8 @@ const server = await serve(root);
 const browser = await launch();
 try {
   await browser.page.goto(`${server.origin}/index.html?sizes=${sizes}&providers=${providers}`);
-  // onnxruntime-web's wasm provider computes on the page's main thread: the page answers
-  // between tiles only.
-  let shown = 0;
-  for (;;) {
-    const log = await browser.page.locator('#log').textContent({ timeout: 600_000 });
-    const lines = log.split('\n').filter((line) => line && line !== 'running…');
-    for (const line of lines.slice(shown)) console.log(line);
-    shown = lines.length;
-    if (await browser.page.evaluate(() => window.benchmark !== undefined)) break;
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-  }
-  console.log(JSON.stringify(await browser.page.evaluate(() => window.benchmark)));
+  // Printed as it grows: a large photo on a CPU WebGPU takes minutes.
+  await followBenchmark(browser.page);
 } finally {
   await browser.context.close();
   await server.stop();

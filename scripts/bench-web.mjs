@@ -1,7 +1,7 @@
 // Runs the page's benchmark (web/bench.html) in headless Chromium, WebGPU on SwiftShader unless
 // CHROMIUM_ARGS says otherwise, and prints its table. Needs a built dist/ (scripts/build-web.sh).
 //   node scripts/bench-web.mjs [SIZES=256x256,1280x720] [BACKENDS=webgpu,cpu]
-import { launch, serve } from '../tests/browser/harness.mjs';
+import { followBenchmark, launch, serve } from '../tests/browser/harness.mjs';
 
 const sizes = process.argv[2] ?? '256x256,1280x720';
 const backends = process.argv[3] ?? 'webgpu,cpu';
@@ -9,17 +9,8 @@ const server = await serve();
 const browser = await launch();
 try {
   await browser.page.goto(`${server.origin}/web/bench.html?sizes=${sizes}&backends=${backends}`);
-  // Print the page's log as it grows: a large photo on a CPU WebGPU takes minutes.
-  let shown = 0;
-  for (;;) {
-    const log = await browser.page.locator('#log').textContent();
-    const lines = log.split('\n').filter((line) => line && line !== 'running…');
-    for (const line of lines.slice(shown)) console.log(line);
-    shown = lines.length;
-    if (await browser.page.evaluate(() => window.benchmark !== undefined)) break;
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-  }
-  console.log(JSON.stringify(await browser.page.evaluate(() => window.benchmark)));
+  // Printed as it grows: a large photo on a CPU WebGPU takes minutes.
+  await followBenchmark(browser.page);
 } finally {
   await browser.context.close();
   await server.stop();

@@ -40,7 +40,7 @@ fn object(entries: &[(&str, JsValue)]) -> JsValue {
 }
 
 /// Initialises the device, once per worker: WebGPU when `use_gpu` and an adapter is granted,
-/// else the CPU (burn Flex). Returns `{ backend: "webgpu" | "cpu", adapter, fallback_reason }`.
+/// else the CPU (the CPU engine, burn Flex for what it does not run). Returns `{ backend: "webgpu" | "cpu", adapter, fallback_reason }`.
 #[wasm_bindgen(js_name = initBackend)]
 pub async fn init_backend(use_gpu: bool) -> Result<JsValue, JsValue> {
     if ENGINE.with_borrow(Option::is_some) {
@@ -72,7 +72,7 @@ pub async fn init_backend(use_gpu: bool) -> Result<JsValue, JsValue> {
     }));
     Ok(object(&[
         ("backend", "cpu".into()),
-        ("adapter", "WebAssembly (burn Flex)".into()),
+        ("adapter", "WebAssembly (CPU engine)".into()),
         ("fallback_reason", fallback_reason),
     ]))
 }

@@ -42,6 +42,22 @@ export function serve(root = DIST) {
   });
 }
 
+/** Prints a benchmark page's `#log` as it grows until the page sets `window.benchmark`, then
+ *  prints that as JSON. A page that computes on its main thread answers between runs only,
+ *  hence the long wait for each read. */
+export async function followBenchmark(page) {
+  let shown = 0;
+  for (;;) {
+    const log = await page.locator('#log').textContent({ timeout: 600_000 });
+    const lines = log.split('\n').filter((line) => line && line !== 'running…');
+    for (const line of lines.slice(shown)) console.log(line);
+    shown = lines.length;
+    if (await page.evaluate(() => window.benchmark !== undefined)) break;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+  }
+  console.log(JSON.stringify(await page.evaluate(() => window.benchmark)));
+}
+
 /** Launches Chromium with a fresh profile, WebGPU on SwiftShader unless `webgpu` is false. */
 export async function launch({ webgpu = true } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'deblurgan-chromium-'));
