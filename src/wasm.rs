@@ -40,7 +40,8 @@ fn object(entries: &[(&str, JsValue)]) -> JsValue {
 }
 
 /// Initialises the device, once per worker: WebGPU when `use_gpu` and an adapter is granted,
-/// else the CPU (the CPU engine, burn Flex for what it does not run). Returns `{ backend: "webgpu" | "cpu", adapter, fallback_reason }`.
+/// else the CPU (the CPU engine; burn Flex for the generators it does not run). Returns
+/// `{ backend: "webgpu" | "cpu", adapter, fallback_reason }`.
 #[wasm_bindgen(js_name = initBackend)]
 pub async fn init_backend(use_gpu: bool) -> Result<JsValue, JsValue> {
     if ENGINE.with_borrow(Option::is_some) {
