@@ -45,7 +45,15 @@ pub enum Engine {
 /// Whether `engine` runs `generator` on `device` with the [CPU engine](crate::cpu_inference)
 /// (whose working memory is smaller: [`crate::tile_budget::CPU_ENGINE_BYTES_PER_PIXEL`]).
 pub fn runs_on_cpu_engine(generator: &Generator, device: &Device, engine: Engine) -> bool {
-    engine == Engine::Auto && *device == Device::flex() && CpuGenerator::compile(generator).is_ok()
+    cpu_engine_for(generator, device, engine).is_some()
+}
+
+/// `generator` compiled for the CPU engine, where `engine` and `device` choose it and it runs
+/// the generator (the official one stays on burn).
+fn cpu_engine_for(generator: &Generator, device: &Device, engine: Engine) -> Option<CpuGenerator> {
+    (engine == Engine::Auto && *device == Device::flex())
+        .then(|| CpuGenerator::compile(generator).ok())
+        .flatten()
 }
 
 /// The engine chosen for one photo.
@@ -56,13 +64,10 @@ enum Runner {
 
 impl Runner {
     fn new(generator: Generator, device: Device, engine: Engine) -> Self {
-        if engine == Engine::Auto && device == Device::flex() {
-            // A generator the CPU engine does not run (the official one) stays on burn.
-            if let Ok(compiled) = CpuGenerator::compile(&generator) {
-                return Runner::Cpu(Box::new(compiled));
-            }
+        match cpu_engine_for(&generator, &device, engine) {
+            Some(compiled) => Runner::Cpu(Box::new(compiled)),
+            None => Runner::Burn { generator, device },
         }
-        Runner::Burn { generator, device }
     }
 
     /// The generator's output for `input` (`[3, height, width]` flattened), the same layout.

@@ -34,13 +34,6 @@ impl FeatureMap {
         Self { data, height, width, channels, pad }
     }
 
-    /// A planar image (`[channels, height, width]` flattened) inside a mirrored border.
-    pub fn from_planar(planar: &[f32], channels: usize, height: usize, width: usize, pad: usize) -> Self {
-        let mut map = Self::zeros(height, width, channels, pad);
-        map.fill_from_planar(planar);
-        map
-    }
-
     /// Sets the image to `planar` (`[channels, height, width]` flattened) and mirrors it into
     /// the border.
     pub fn fill_from_planar(&mut self, planar: &[f32]) {
@@ -131,7 +124,8 @@ mod tests {
     fn the_border_mirrors_the_image_as_reflection_padding_does() {
         let (channels, height, width, pad) = (2, 5, 4, 3);
         let planar: Vec<f32> = (0..channels * height * width).map(|v| v as f32).collect();
-        let map = FeatureMap::from_planar(&planar, channels, height, width, pad);
+        let mut map = FeatureMap::zeros(height, width, channels, pad);
+        map.fill_from_planar(&planar);
         for row in 0..height + 2 * pad {
             for column in 0..width + 2 * pad {
                 let source_row = reflect_index(row as i64 - pad as i64, height);
