@@ -24,7 +24,10 @@ def spans(length, tile, overlap):
 
 
 def network_side(side):
-    return max(side, 32) + (-max(side, 32)) % 4
+    """The side the generator is given: src/tiling.rs `network_side` (at least MIN_SIZE, 8,
+    grown to a multiple of 4)."""
+    side = max(side, 8)
+    return side + (-side) % 4
 
 
 def main():
