@@ -3,7 +3,9 @@
 // otherwise), on the same sizes and tile plan: run the two one after the other to compare the
 // page with the reference runtime. Installs onnxruntime-web under the build cache (not into the
 // project) and exports the weights with the release trainer (built if missing).
-//   node scripts/bench-ort-web.mjs [SIZES=256x256,1280x720] [PROVIDERS=webgpu,wasm] [WEIGHTS]
+//   node scripts/bench-ort-web.mjs [SIZES=256x256,1280x720] [PROVIDERS=webgpu,wasm] [WEIGHTS] [THREADS]
+// The wasm provider runs on one thread per core (the page is served cross-origin isolated), or
+// on THREADS.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +15,8 @@ import { ROOT, followBenchmark, launch, serve } from '../tests/browser/harness.m
 const VERSION = '1.30.0';
 const sizes = process.argv[2] ?? '256x256,1280x720';
 const providers = process.argv[3] ?? 'webgpu,wasm';
-const weights = process.argv[4] ?? join(ROOT, 'web', 'weights', 'deblurgan.bpk');
+const weights = process.argv[4] || join(ROOT, 'web', 'weights', 'deblurgan.bpk');
+const threads = process.argv[5] ? `&threads=${process.argv[5]}` : '';
 
 const cache = join(process.env.HOME, '.cache', 'deblurgan', 'ort-web');
 const ortDist = join(cache, 'node_modules', 'onnxruntime-web', 'dist');
@@ -31,7 +34,7 @@ execFileSync(join(target, 'release', 'native-trainer'), ['export', '--from', wei
 const server = await serve(root);
 const browser = await launch();
 try {
-  await browser.page.goto(`${server.origin}/index.html?sizes=${sizes}&providers=${providers}`);
+  await browser.page.goto(`${server.origin}/index.html?sizes=${sizes}&providers=${providers}${threads}`);
   // Printed as it grows: a large photo on a CPU WebGPU takes minutes.
   await followBenchmark(browser.page);
 } finally {

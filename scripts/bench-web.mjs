@@ -1,14 +1,18 @@
 // Runs the page's benchmark (web/bench.html) in headless Chromium, WebGPU on SwiftShader unless
 // CHROMIUM_ARGS says otherwise, and prints its table. Needs a built dist/ (scripts/build-web.sh).
-//   node scripts/bench-web.mjs [SIZES=256x256,1280x720] [BACKENDS=webgpu,cpu]
+//   node scripts/bench-web.mjs [SIZES=256x256,1280x720] [BACKENDS=webgpu,cpu] [OPTIONS]
+// OPTIONS are web/bench.html's: `threads=N` (the CPU path runs on one thread per core, the page
+// being served cross-origin isolated; threads=1 is its path where it is not), `tiles=page` (the
+// page's own tiles, by memory on the CPU, instead of 256/64), `memory=MiB`, joined with '&'.
 import { followBenchmark, launch, serve } from '../tests/browser/harness.mjs';
 
 const sizes = process.argv[2] ?? '256x256,1280x720';
 const backends = process.argv[3] ?? 'webgpu,cpu';
+const options = process.argv[4] ? `&${process.argv[4]}` : '';
 const server = await serve();
 const browser = await launch();
 try {
-  await browser.page.goto(`${server.origin}/web/bench.html?sizes=${sizes}&backends=${backends}`);
+  await browser.page.goto(`${server.origin}/web/bench.html?sizes=${sizes}&backends=${backends}${options}`);
   // Printed as it grows: a large photo on a CPU WebGPU takes minutes.
   await followBenchmark(browser.page);
 } finally {

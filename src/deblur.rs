@@ -71,9 +71,21 @@ impl Runner {
     }
 
     /// The generator's output for `input` (`[3, height, width]` flattened), the same layout.
-    async fn run(&self, input: Vec<f32>, width: usize, height: usize) -> Result<Vec<f32>, DeblurError> {
+    /// The CPU engine awaits `after_layer(fraction of the tile done)` after each layer; burn
+    /// runs the tile as one.
+    async fn run(
+        &self,
+        input: Vec<f32>,
+        width: usize,
+        height: usize,
+        mut after_layer: impl AsyncFnMut(f64) -> bool,
+    ) -> Result<Vec<f32>, DeblurError> {
         match self {
-            Runner::Cpu(generator) => Ok(generator.forward(&input, width, height)),
+            Runner::Cpu(generator) => {
+                let layers = generator.layers() as f64;
+                let pass = generator.forward_yielding(&input, width, height, async |done| after_layer(done as f64 / layers).await);
+                pass.await.ok_or(DeblurError::Cancelled)
+            }
             Runner::Burn { generator, device } => {
                 let output = generator.forward(planar_to_tensor(input, width, height, device));
                 let device_error = |error: &dyn std::fmt::Debug| DeblurError::Device(format!("{error:?}"));
@@ -127,10 +139,18 @@ impl TiledDeblur {
 
     /// Runs the next tile through the generator and blends it in.
     pub async fn step(&mut self) -> Result<Progress, DeblurError> {
+        self.step_yielding(async |_| true).await
+    }
+
+    /// [`TiledDeblur::step`], awaiting `within_tile(fraction of the tile done)` between the
+    /// generator's layers on the CPU engine (on burn, nothing within a tile): a large tile, or
+    /// a whole photo, still reports progress and can be cancelled (`false` cancels, and the
+    /// tile is not counted).
+    pub async fn step_yielding(&mut self, within_tile: impl AsyncFnMut(f64) -> bool) -> Result<Progress, DeblurError> {
         let tile = self.tiles[self.done];
         let (width, height) = tile.input_size();
         let input = region_to_planar(&self.rgb, tile.x as i64, tile.y as i64, width, height);
-        let values = self.runner.run(input, width, height).await?;
+        let values = self.runner.run(input, width, height, within_tile).await?;
         self.blender.add(&tile, &values, width);
         self.done += 1;
         Ok(self.progress())

@@ -1,6 +1,10 @@
 //! Tiles sized by a memory budget instead of fixed: the whole photo at once when its working
 //! memory fits the budget (no pixel computed twice, no seams), else the largest tiles that fit.
 
+use burn::tensor::Device;
+
+use crate::deblur::{Engine, runs_on_cpu_engine};
+use crate::model::Generator;
 use crate::tiling::{TileOptions, TileOptionsError, TilePlan, network_side};
 
 /// Working memory the compact generator needs per pixel it computes on burn, in bytes: the
@@ -16,6 +20,24 @@ pub const CPU_ENGINE_BYTES_PER_PIXEL: usize = 300;
 
 /// The default budget of the `deblur` command: 1 GiB.
 pub const DEFAULT_BUDGET_BYTES: usize = 1 << 30;
+
+/// The default budget of the page's CPU path: 512 MiB, which takes about 1.7 megapixels whole
+/// on the CPU engine (a 1280×720 photo at once). A browser tab holds its wasm memory once
+/// grown, beside everything else the device runs, hence half the command's.
+pub const PAGE_CPU_BUDGET_BYTES: usize = 512 << 20;
+
+/// The working memory per pixel for [`tiles_within`] of the engine that runs `generator` on
+/// `device`: [`CPU_ENGINE_BYTES_PER_PIXEL`] where the CPU engine runs it, else
+/// [`BYTES_PER_PIXEL`].
+pub fn bytes_per_pixel(generator: &Generator, device: &Device, engine: Engine) -> usize {
+    if runs_on_cpu_engine(generator, device, engine) { CPU_ENGINE_BYTES_PER_PIXEL } else { BYTES_PER_PIXEL }
+}
+
+/// `generator`'s width over the compact generator's (32 base channels), on which the figures
+/// per pixel were measured: the `width_factor` of [`tiles_within`].
+pub fn width_factor(generator: &Generator) -> f64 {
+    generator.stem.conv.weight.dims()[0] as f64 / 32.0
+}
 
 /// How a `width`×`height` photo is cut so that the generator's working memory stays within
 /// `budget_bytes` (at `bytes_per_pixel` × `width_factor`, the generator's width over the
@@ -93,5 +115,33 @@ mod tests {
         // The fixed 256/64 plan computes twice the photo's pixels at 1280×720.
         let fixed = computed_pixels_factor(1280, 720, TileOptions::default());
         assert!((1.9..2.1).contains(&fixed), "{fixed}");
+    }
+
+    #[test]
+    fn the_working_memory_is_that_of_the_engine_that_runs_the_generator() {
+        use crate::model::{GeneratorConfig, GeneratorVariant};
+        let device = Device::flex();
+        let compact = GeneratorConfig::new().with_base_channels(32).with_blocks(1).with_variant(GeneratorVariant::Residual).init(&device);
+        assert_eq!(bytes_per_pixel(&compact, &device, Engine::Auto), CPU_ENGINE_BYTES_PER_PIXEL);
+        assert_eq!(bytes_per_pixel(&compact, &device, Engine::Burn), BYTES_PER_PIXEL);
+        assert_eq!(width_factor(&compact), 1.0);
+        // The official generator (64 channels) stays on burn, at twice the compact one's width.
+        let official = GeneratorConfig::new().with_variant(GeneratorVariant::Official).with_blocks(1).init(&device);
+        assert_eq!(bytes_per_pixel(&official, &device, Engine::Auto), BYTES_PER_PIXEL);
+        assert_eq!(width_factor(&official), 2.0);
+    }
+
+    #[test]
+    fn the_page_s_cpu_path_takes_1280x720_whole_and_12_megapixels_in_a_dozen_tiles() {
+        let page = |width, height| tiles_within(width, height, PAGE_CPU_BUDGET_BYTES, CPU_ENGINE_BYTES_PER_PIXEL, 1.0, DEFAULT_OVERLAP).unwrap();
+        assert_eq!(page(1280, 720), TileOptions::whole_image());
+        let options = page(4000, 3000);
+        let side = options.tile_size.expect("tiles");
+        assert!(side * side * CPU_ENGINE_BYTES_PER_PIXEL <= PAGE_CPU_BUDGET_BYTES, "{side}");
+        assert_eq!(TilePlan::new(4000, 3000, options).len(), 12);
+        // Tiles of 256/64 compute about twice the photo's pixels.
+        let factor = computed_pixels_factor(4000, 3000, options);
+        assert!(factor < 1.15, "{factor}");
+        assert!(computed_pixels_factor(4000, 3000, TileOptions::default()) > 1.7);
     }
 }

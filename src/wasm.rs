@@ -10,7 +10,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 use crate::model::Generator;
-use crate::{Photo, TileOptions, TiledDeblur, weights};
+use crate::tiling::DEFAULT_TILE_SIZE;
+use crate::{DeblurError, Photo, TileOptions, TiledDeblur, tile_budget, weights};
 
 /// The device and the loaded generator, kept for the page's lifetime.
 struct Engine {
@@ -39,9 +40,14 @@ fn object(entries: &[(&str, JsValue)]) -> JsValue {
     object.into()
 }
 
-/// Initialises the device, once per worker: WebGPU when `use_gpu` and an adapter is granted,
-/// else the CPU (the CPU engine; burn Flex for the generators it does not run). Returns
-/// `{ backend: "webgpu" | "cpu", adapter, fallback_reason }`.
+/// The page's threaded build starts its pool of Web Workers with `initThreadPool(count)`, after
+/// the module and before `initBackend`.
+#[cfg(feature = "wasm-threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
+/// Initialises the device, once per worker: WebGPU when `use_gpu` and an adapter is granted (in
+/// the build with WebGPU), else the CPU (the CPU engine; burn Flex for the generators it does
+/// not run). Returns `{ backend: "webgpu" | "cpu", adapter, threads, fallback_reason }`.
 #[wasm_bindgen(js_name = initBackend)]
 pub async fn init_backend(use_gpu: bool) -> Result<JsValue, JsValue> {
     if ENGINE.with_borrow(Option::is_some) {
@@ -49,33 +55,70 @@ pub async fn init_backend(use_gpu: bool) -> Result<JsValue, JsValue> {
     }
     let mut fallback_reason = JsValue::NULL;
     if use_gpu {
-        match Device::wgpu_options().init_with_setup_async().await {
-            Ok((device, setup)) => {
-                let info = setup.adapter.get_info();
-                let adapter = [info.name, info.driver, info.driver_info]
-                    .into_iter()
-                    .filter(|part| !part.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" · ");
+        match start_webgpu().await {
+            Ok((device, adapter)) => {
                 ENGINE.set(Some(Engine { device, generator: None }));
                 return Ok(object(&[
                     ("backend", "webgpu".into()),
                     ("adapter", adapter.into()),
+                    ("threads", 1.into()),
                     ("fallback_reason", JsValue::NULL),
                 ]));
             }
-            Err(reason) => fallback_reason = format!("WebGPU could not start: {reason}").into(),
+            Err(reason) => fallback_reason = reason.into(),
         }
     }
     ENGINE.set(Some(Engine {
         device: Device::flex(),
         generator: None,
     }));
+    let threads = cpu_threads();
+    let adapter = match threads {
+        1 => "WebAssembly (CPU engine, one thread)".to_string(),
+        threads => format!("WebAssembly (CPU engine, {threads} threads)"),
+    };
     Ok(object(&[
         ("backend", "cpu".into()),
-        ("adapter", "WebAssembly (CPU engine)".into()),
+        ("adapter", adapter.into()),
+        ("threads", threads.into()),
         ("fallback_reason", fallback_reason),
     ]))
+}
+
+/// WebGPU's device and the adapter's name, or why it could not start.
+#[cfg(feature = "webgpu")]
+async fn start_webgpu() -> Result<(Device, String), String> {
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup_async()
+        .await
+        .map_err(|reason| format!("WebGPU could not start: {reason}"))?;
+    let info = setup.adapter.get_info();
+    let adapter = [info.name, info.driver, info.driver_info]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
+    Ok((device, adapter))
+}
+
+#[cfg(not(feature = "webgpu"))]
+async fn start_webgpu() -> Result<(Device, String), String> {
+    Err("this build of the page has no WebGPU".into())
+}
+
+/// Threads the CPU engine's bands run on: the pool's in the threaded build.
+fn cpu_threads() -> usize {
+    #[cfg(feature = "wasm-threads")]
+    return rayon::current_num_threads();
+    #[cfg(not(feature = "wasm-threads"))]
+    1
+}
+
+/// Bytes of the module's memory, which only ever grows (shown by the page to tell that memory
+/// stays flat over many photos). In the threaded build the memory is imported, not exported.
+#[wasm_bindgen(js_name = memoryBytes)]
+pub fn memory_bytes() -> f64 {
+    (core::arch::wasm32::memory_size::<0>() * 65536) as f64
 }
 
 /// Loads a weights file (burnpack or safetensors) onto the device; returns its description.
@@ -89,17 +132,26 @@ pub fn load_weights(bytes: &[u8]) -> Result<String, JsValue> {
     })
 }
 
-/// Deblurs a JPEG, PNG or WebP photo into a PNG of the same size, tile by tile.
+/// Deblurs a JPEG, PNG or WebP photo into a PNG of the same size.
 ///
-/// `on_progress(done, total, band)` is awaited after every tile; a promise resolving to `false`
-/// cancels. `band` is `null`, or `{ width, height, top, rows, rgba }` when rows became final
-/// since the last call: `rows` full-width rows from `top` as RGBA bytes (for `ImageData`), so
-/// the page can show the result band by band. Returns `{ png: Uint8Array, width, height, tiles }`.
+/// Tiles: `tile_size`² overlapping by `overlap` when a tile size is given; else, on the CPU,
+/// the whole photo when its working memory fits `budget_bytes` (by default
+/// [`tile_budget::PAGE_CPU_BUDGET_BYTES`]) and the largest tiles that fit otherwise
+/// ([`tile_budget::tiles_within`], as the `deblur` command does), and on WebGPU
+/// tiles of 256 (the size tested on WebGPU here; burn there reports no progress within a tile).
+///
+/// `on_progress(done, total, band)` is awaited between the CPU engine's layers and after every
+/// tile; a promise resolving to `false` cancels. `done` counts tiles, with the part of the
+/// current one computed (so it is fractional within a tile). `band` is `null`, or `{ width,
+/// height, top, rows, rgba }` when rows became final since the last call: `rows` full-width
+/// rows from `top` as RGBA bytes (for `ImageData`), so the page can show the result band by
+/// band. Returns `{ png: Uint8Array, width, height, tiles }`.
 #[wasm_bindgen]
 pub async fn deblur(
     image: Vec<u8>,
-    tile_size: usize,
+    tile_size: Option<usize>,
     overlap: usize,
+    budget_bytes: Option<f64>,
     max_pixels: f64,
     on_progress: Function,
 ) -> Result<JsValue, JsValue> {
@@ -110,13 +162,43 @@ pub async fn deblur(
     })?;
     let photo = Photo::decode_with_limit(&image, max_pixels as u64).map_err(error)?;
     drop(image);
-    let options = TileOptions::new(tile_size, overlap).map_err(error)?;
+    let (width, height) = (photo.width() as usize, photo.height() as usize);
+    let options = match tile_size {
+        Some(tile_size) => TileOptions::new(tile_size, overlap),
+        None if device == Device::flex() => {
+            let bytes_per_pixel = tile_budget::bytes_per_pixel(&generator, &device, crate::Engine::Auto);
+            let width_factor = tile_budget::width_factor(&generator);
+            let budget = budget_bytes.map_or(tile_budget::PAGE_CPU_BUDGET_BYTES, |bytes| bytes as usize);
+            tile_budget::tiles_within(width, height, budget, bytes_per_pixel, width_factor, overlap)
+        }
+        None => TileOptions::new(DEFAULT_TILE_SIZE, overlap),
+    }
+    .map_err(error)?;
     // The colours move into the job (no copy of a possibly 12-megapixel photo); alpha waits.
     let Photo { rgb, alpha } = photo;
     let mut job = TiledDeblur::new(generator, device, rgb, options);
+    let total = job.progress().total;
     let mut reported_rows = 0;
     while !job.is_done() {
-        let progress = job.step().await.map_err(error)?;
+        let done = job.progress().done as f64;
+        // A failed call of `on_progress` stops the tile; its error is what the page gets.
+        let mut failure = None;
+        let step = job
+            .step_yielding(async |fraction| {
+                // The end of a tile is reported below, with its band.
+                if fraction >= 1.0 {
+                    return true;
+                }
+                report(&on_progress, done + fraction, total, JsValue::NULL).await.unwrap_or_else(|e| {
+                    failure = Some(e);
+                    false
+                })
+            })
+            .await;
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        let progress = step.map_err(error)?;
         let (partial, rows) = job.finished();
         let band = if rows > reported_rows {
             let band = rgba_rows(partial, alpha.as_ref(), reported_rows, rows);
@@ -132,14 +214,10 @@ pub async fn deblur(
         } else {
             JsValue::NULL
         };
-        let (done, total) = (progress.done.into(), progress.total.into());
-        let answer = on_progress.call3(&JsValue::NULL, &done, &total, &band)?;
-        let keep_going = JsFuture::from(Promise::resolve(&answer)).await?;
-        if keep_going.is_falsy() {
-            return Err(error("cancelled"));
+        if !report(&on_progress, progress.done as f64, total, band).await? {
+            return Err(error(DeblurError::Cancelled));
         }
     }
-    let tiles = job.progress().total;
     let result = Photo {
         rgb: job.finish(),
         alpha,
@@ -149,8 +227,14 @@ pub async fn deblur(
         ("png", Uint8Array::from(png.as_slice()).into()),
         ("width", result.width().into()),
         ("height", result.height().into()),
-        ("tiles", tiles.into()),
+        ("tiles", total.into()),
     ]))
+}
+
+/// Calls `on_progress(done, total, band)` and awaits its answer: whether to go on.
+async fn report(on_progress: &Function, done: f64, total: usize, band: JsValue) -> Result<bool, JsValue> {
+    let answer = on_progress.call3(&JsValue::NULL, &done.into(), &total.into(), &band)?;
+    Ok(JsFuture::from(Promise::resolve(&answer)).await?.is_truthy())
 }
 
 /// Rows `top..bottom` of `rgb` as RGBA bytes, with the photo's alpha where it has one.

@@ -90,3 +90,61 @@ fn generators_it_does_not_run_are_refused_and_stay_on_burn() {
     let result = pollster::block_on(deblur_rgb_on(&official, &device, &photo, TileOptions::whole_image(), Engine::Auto, |_| true));
     assert_eq!(result.unwrap().dimensions(), (40, 24));
 }
+
+#[test]
+fn a_pass_reports_each_layer_and_stops_where_it_is_cancelled() {
+    let device = Device::flex();
+    device.seed(13);
+    let generator = small().with_variant(GeneratorVariant::Residual).with_norm(Some(NormKind::None)).init(&device).map(&mut Randomise);
+    let compiled = CpuGenerator::compile(&generator).unwrap();
+    // Stem, two downsamplings, two convolutions per block (2 blocks), two upsamplings, head.
+    assert_eq!(compiled.layers(), 10);
+    let (width, height) = (24, 16);
+    let input = Tensor::<4>::random([1, 3, height, width], Distribution::Uniform(-1.0, 1.0), &device);
+    let planar = input.to_data().try_into_vec_as::<f32>().unwrap();
+
+    let mut reported = Vec::new();
+    let pass = compiled.forward_yielding(&planar, width, height, async |done| {
+        reported.push(done);
+        true
+    });
+    let output = pollster::block_on(pass).expect("not cancelled");
+    assert_eq!(reported, (1..=10).collect::<Vec<_>>());
+    assert_eq!(output, compiled.forward(&planar, width, height));
+
+    let mut calls = 0;
+    let pass = compiled.forward_yielding(&planar, width, height, async |done| {
+        calls += 1;
+        done < 4
+    });
+    assert_eq!(pollster::block_on(pass), None);
+    assert_eq!(calls, 4, "no layer runs after the one whose report cancelled");
+}
+
+#[test]
+fn a_tile_cancelled_between_layers_is_not_counted_and_the_photo_goes_on() {
+    let device = Device::flex();
+    device.seed(14);
+    let generator = small().with_variant(GeneratorVariant::Residual).with_norm(Some(NormKind::None)).init(&device).map(&mut Randomise);
+    let photo = common::photo_of_size(150, 97);
+    let mut job = deblurgan::TiledDeblur::new(generator.clone(), device.clone(), photo.clone(), TileOptions::whole_image());
+    let mut fractions = Vec::new();
+    let cancelled = pollster::block_on(job.step_yielding(async |fraction| {
+        fractions.push(fraction);
+        fractions.len() < 3
+    }));
+    assert!(matches!(cancelled, Err(deblurgan::DeblurError::Cancelled)), "{cancelled:?}");
+    assert_eq!(job.progress().done, 0);
+    assert_eq!(fractions, [1.0 / 10.0, 2.0 / 10.0, 3.0 / 10.0]);
+    // The same tile again, to the end: the photo the job would have made without the cancel.
+    let mut fractions = Vec::new();
+    pollster::block_on(job.step_yielding(async |fraction| {
+        fractions.push(fraction);
+        true
+    }))
+    .unwrap();
+    assert_eq!(fractions.last(), Some(&1.0));
+    assert!(fractions.windows(2).all(|pair| pair[0] < pair[1]));
+    let expected = pollster::block_on(deblur_rgb_on(&generator, &device, &photo, TileOptions::whole_image(), Engine::Auto, |_| true)).unwrap();
+    assert_eq!(job.finish(), expected);
+}

@@ -1,7 +1,7 @@
 // The page: picks up photos (drop, paste, file chooser, sample, "Open with" through the launch
 // queue, the system's Share menu through the service worker), queues them for the engine,
 // shows the photo being computed band by band and the results; downloads one or all (ZIP).
-import { onEngineStatus, startEngine } from './engine.js';
+import { onEngineStatus, progressText, startEngine } from './engine.js';
 import { addPhotos, cancelAll, cancelItem, clearSettled, configureQueue, finished, items, waiting } from './queue.js';
 import { drawBand, hide, setUpViewer, show, shownKey, strength } from './viewer.js';
 import { blend, resultName, save, zipResults } from './export.js';
@@ -57,7 +57,7 @@ configureQueue({
     $('progress').max = progress.total;
     $('progress').value = progress.done;
     const left = waiting().length;
-    $('status').textContent = `Tile ${progress.done} of ${progress.total}${left > 1 ? ` · ${left - 1} more waiting` : ''}`;
+    $('status').textContent = `${progressText(progress)}${left > 1 ? ` · ${left - 1} more waiting` : ''}`;
     if (progress.band && shownKey() === item.key) drawBand(progress.band);
   },
   onSettled(item) {
@@ -160,7 +160,9 @@ $('download-all').addEventListener('click', async () => {
     button.disabled = finished().length === 0;
   }
 });
-$('model').addEventListener('change', () => startEngine({ useGpu: params.get('backend') !== 'cpu', model: $('model').value }));
+/** `?memory=MiB`: the CPU path's working memory, for devices with less to spare (or more). */
+const memoryBytes = Number(params.get('memory')) > 0 ? Number(params.get('memory')) * 2 ** 20 : undefined;
+$('model').addEventListener('change', () => startEngine({ useGpu: params.get('backend') !== 'cpu', model: $('model').value, memoryBytes }));
 
 // "Open with" from the system (manifest file_handlers): the files arrive through the launch queue.
 if ('launchQueue' in window) {
@@ -225,6 +227,6 @@ async function registerServiceWorker() {
 
 setUpViewer();
 await listModels();
-startEngine({ useGpu: params.get('backend') !== 'cpu', model: $('model').value || params.get('model') || undefined });
+startEngine({ useGpu: params.get('backend') !== 'cpu', model: $('model').value || params.get('model') || undefined, memoryBytes });
 takeShared().catch((error) => showError(`The shared photos could not be read: ${error.message}`));
 registerServiceWorker().catch((error) => console.warn('offline support unavailable:', error));

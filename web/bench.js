@@ -3,6 +3,10 @@
 const params = new URLSearchParams(location.search);
 const sizes = (params.get('sizes') ?? '256x256,1280x720').split(',').map((s) => s.split('x').map(Number));
 const backends = (params.get('backends') ?? 'webgpu,cpu').split(',');
+// Tiles of 256/64 (the plan the reference benchmarks use) unless `tiles=page`: the page's own
+// choice, by memory on the CPU (its default budget, or `memory` MiB).
+const tileSize = params.get('tiles') === 'page' ? undefined : 256;
+const memoryBytes = params.has('memory') ? Number(params.get('memory')) * 2 ** 20 : undefined;
 const log = document.getElementById('log');
 const rows = [];
 const print = (line) => { log.textContent = (log.textContent === 'running…' ? '' : log.textContent) + line + '\n'; };
@@ -28,8 +32,9 @@ function engine(backend) {
     worker.postMessage(message, transfer);
   });
   return {
-    ready: call({ type: 'init', useGpu: backend === 'webgpu', model: params.get('model') ?? undefined }),
-    deblur: (bytes) => call({ type: 'deblur', id: 1, bytes: bytes.slice().buffer, tileSize: 256, overlap: 64, maxPixels: 48e6 }),
+    ready: call({ type: 'init', useGpu: backend === 'webgpu', model: params.get('model') ?? undefined,
+      threads: params.has('threads') ? Number(params.get('threads')) : undefined }),
+    deblur: (bytes) => call({ type: 'deblur', id: 1, bytes: bytes.slice().buffer, tileSize, overlap: 64, memoryBytes, maxPixels: 48e6 }),
     close: () => worker.terminate(),
   };
 }

@@ -1,8 +1,9 @@
 // The deblurring engine seen from the page: starts the inference worker (worker.js), runs one
 // photo at a time through it and turns its messages into promises and progress callbacks.
 
-/** Tiles of 256² keep every WebGPU buffer far below the default 128 MiB binding limit. */
-const TILE_SIZE = 256;
+/** Pixels shared by neighbouring tiles. The worker chooses the tiles: on the CPU, the whole
+ *  photo when the network's working memory for it fits a budget (512 MiB unless the page gives
+ *  one: `deblur` in src/wasm.rs), else the largest tiles that fit; on WebGPU, tiles of 256². */
 const OVERLAP = 64;
 /** Largest photo accepted: 48 megapixels. */
 const MAX_PIXELS = 48_000_000;
@@ -19,8 +20,9 @@ export function onEngineStatus(listener) {
   onStatus = listener;
 }
 
-/** Starts (or restarts) the worker and loads the weights; resolves with its 'ready' message. */
-export function startEngine({ useGpu, model }) {
+/** Starts (or restarts) the worker and loads the weights; resolves with its 'ready' message.
+ *  `memoryBytes` replaces the CPU path's memory budget. */
+export function startEngine({ useGpu, model, memoryBytes }) {
   worker?.terminate();
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   onStatus({ state: 'starting' });
@@ -45,7 +47,7 @@ export function startEngine({ useGpu, model }) {
   });
   ready.catch(() => {});
   worker.postMessage({ type: 'init', useGpu, model });
-  startEngine.options = { useGpu, model };
+  startEngine.options = { useGpu, model, memoryBytes };
   return ready;
 }
 
@@ -69,7 +71,14 @@ function settle(job, error, result) {
   if (error?.fatal) startEngine(startEngine.options);
 }
 
-/** Deblurs one photo's bytes. `onProgress({ done, total, band })` follows it tile by tile.
+/** What the page says of a photo's progress (`done` of `total` tiles, fractional within a
+ *  tile): the tile being computed, when there are several. */
+export function progressText({ done, total }) {
+  return total > 1 ? `Tile ${Math.min(Math.floor(done) + 1, total)} of ${total}` : 'Deblurring…';
+}
+
+/** Deblurs one photo's bytes. `onProgress({ done, total, band })` follows it between layers
+ *  (on the CPU) and tiles.
  *  Resolves with `{ png, width, height, tiles, milliseconds }`; rejects with an Error whose
  *  `cancelled` says that cancel() stopped it. */
 export async function deblur(bytes, onProgress) {
@@ -82,13 +91,14 @@ export async function deblur(bytes, onProgress) {
   return new Promise((resolve, reject) => {
     running = { id: nextId++, resolve, reject, onProgress };
     worker.postMessage(
-      { type: 'deblur', id: running.id, bytes, tileSize: TILE_SIZE, overlap: OVERLAP, maxPixels: MAX_PIXELS },
+      { type: 'deblur', id: running.id, bytes, overlap: OVERLAP, maxPixels: MAX_PIXELS,
+        memoryBytes: startEngine.options.memoryBytes },
       [bytes],
     );
   });
 }
 
-/** Asks the worker to stop the photo it runs after the current tile. */
+/** Asks the worker to stop the photo it runs, after the current layer (CPU) or tile (WebGPU). */
 export function cancel() {
   if (running) worker.postMessage({ type: 'cancel', id: running.id });
 }

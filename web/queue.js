@@ -1,7 +1,7 @@
 // The photos of a visit: a queue run one photo at a time through the engine (the worker never
 // holds more than one photo, so memory stays flat however many are added), per-photo progress,
 // cancel one or all, and the list of results with thumbnails.
-import { cancel as cancelRunning, deblur } from './engine.js';
+import { cancel as cancelRunning, deblur, progressText } from './engine.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -171,7 +171,7 @@ function render(item) {
   }
   const state = {
     waiting: 'Waiting',
-    running: item.cancelRequested ? 'Cancelling…' : item.total ? `Tile ${item.done} of ${item.total}` : 'Reading the photo…',
+    running: item.cancelRequested ? 'Cancelling…' : item.total ? progressText(item) : 'Reading the photo…',
     done: item.result && `${item.result.width}×${item.result.height} · ${item.result.seconds.toFixed(2)} s`,
     failed: item.message,
     cancelled: 'Cancelled',

@@ -2,6 +2,8 @@
 // from the cache, so the page works with the network gone. The build writes VERSION and ASSETS;
 // a new build is a new file, which the browser sees as an update (the page shows a notice).
 // It also answers the system's Share menu (the manifest's share_target), network or not.
+// Everything it serves carries COOP/COEP, so the page is cross-origin isolated (its CPU path on
+// threads) once installed and offline, and where the host sends no such headers.
 const VERSION = '__VERSION__';
 const ASSETS = __ASSETS__;
 const CACHE = `deblurgan-${VERSION}`;
@@ -35,10 +37,18 @@ self.addEventListener('fetch', (event) => {
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     const cached = await cache.match(event.request, { ignoreSearch: true });
-    if (cached) return cached;
-    return fetch(event.request);
+    return isolated(cached ?? (await fetch(event.request)));
   })());
 });
+
+/** `response` with the headers that make a page cross-origin isolated. */
+function isolated(response) {
+  if (response.status === 0) return response;
+  const headers = new Headers(response.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'require-corp');
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+}
 
 /** A share (multipart POST, field "photos"): keeps the images for the page, then sends the page
  *  to them with a 303 redirect. Nothing is sent anywhere. */

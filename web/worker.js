@@ -1,14 +1,17 @@
 // The inference worker: owns the wasm module, the device and the weights, so the page stays
-// responsive. Messages in: {type: 'init', useGpu, model}, {type: 'deblur', id, bytes, tileSize,
-// overlap, maxPixels}, {type: 'cancel', id}. Messages out: 'ready', 'progress' (with a band of
-// finished rows when there is one), 'done' (with the size of the wasm memory, which never
+// responsive. Messages in: {type: 'init', useGpu, model, threads}, {type: 'deblur', id, bytes,
+// tileSize (none: chosen by memory), overlap, memoryBytes, maxPixels}, {type: 'cancel', id}. Messages out: 'ready', 'progress' (with a
+// band of finished rows when there is one), 'done' (with the size of the wasm memory, which never
 // shrinks: it shows that memory stays flat over many photos), 'error'. The page sends one photo
 // at a time.
-import init, { initBackend, loadWeights, deblur } from './pkg/deblurgan.js';
-
+//
+// Two builds of the module: pkg/ has WebGPU and the CPU engine on one thread; pkg-threads/ has
+// the CPU engine only, on a pool of Web Workers that share its memory. Shared memory needs a
+// cross-origin isolated page (the server's and the service worker's COOP/COEP headers); where
+// the page is not isolated, the CPU path runs on one thread.
 let cancelled = new Set();
-/** The wasm module's exports: its memory's size is reported with each result. */
-let wasm = null;
+/** The wasm module in use (pkg/ or pkg-threads/), once started. */
+let engine = null;
 
 /** Fetches a file of the bundled weights and checks its size and SHA-256 against the manifest. */
 async function fetchVerified(entry) {
@@ -39,20 +42,69 @@ async function probeGpu() {
   }
 }
 
-async function start({ useGpu, model }) {
-  wasm = await init();
+/** Loads and instantiates one build of the module. */
+async function loadModule(threads) {
+  const module = threads > 1 ? await import('./pkg-threads/deblurgan.js') : await import('./pkg/deblurgan.js');
+  await module.default();
+  if (threads > 1) await module.initThreadPool(threads);
+  return module;
+}
+
+/** Threads for the CPU path: `requested` (all cores when not given), where shared memory is
+ *  allowed; else one. */
+function cpuThreads(requested) {
+  if (!self.crossOriginIsolated) return 1;
+  return Math.max(1, Math.min(requested ?? navigator.hardwareConcurrency ?? 1, navigator.hardwareConcurrency ?? 1));
+}
+
+async function start({ useGpu, model, threads }) {
   const gpu = useGpu ? await probeGpu() : { problem: 'the CPU was chosen' };
-  const backend = await initBackend(!gpu.problem);
+  let backend = null;
+  if (!gpu.problem) {
+    engine = await loadModule(1);
+    backend = await engine.initBackend(true);
+  }
+  if (backend?.backend !== 'webgpu') {
+    const fallbackReason = backend?.fallback_reason ?? gpu.problem;
+    const cpu = cpuThreads(threads);
+    // WebGPU failed inside the module: its CPU path is already set up, on one thread.
+    if (!engine || cpu > 1) {
+      engine = await loadModule(cpu);
+      backend = await engine.initBackend(false);
+    }
+    backend.fallback_reason = fallbackReason;
+  }
   const manifest = await (await fetch(new URL('weights/manifest.json', import.meta.url))).json();
   const entry = manifest.models.find((m) => m.id === model) ?? manifest.models[0];
-  const description = loadWeights(await fetchVerified(entry));
+  const description = engine.loadWeights(await fetchVerified(entry));
   return {
     backend: backend.backend,
     adapter: backend.backend === 'webgpu' ? backend.adapter || gpu.name : backend.adapter,
-    fallbackReason: backend.fallback_reason ?? gpu.problem,
+    threads: backend.threads,
+    fallbackReason: backend.fallback_reason,
     model: entry.id,
     description,
   };
+}
+
+/** Yields between layers and tiles at most this often: each yield lets messages in (a Cancel). */
+const YIELD_EVERY_MS = 50;
+let lastYield = 0;
+const yielder = new MessageChannel();
+let resumeYield = null;
+yielder.port1.onmessage = () => resumeYield();
+
+/** Resolves after the event loop has run the messages already queued (a Cancel among them),
+ *  if `everyMs` have passed since the last time; else at once. A message to itself, not a
+ *  timer: a chain of timers waits at least 4 ms each. */
+function yieldNow(everyMs) {
+  const now = performance.now();
+  if (now - lastYield < everyMs) return Promise.resolve();
+  lastYield = now;
+  return new Promise((resolve) => {
+    resumeYield = resolve;
+    yielder.port2.postMessage(null);
+  });
 }
 
 self.onmessage = async ({ data }) => {
@@ -68,14 +120,13 @@ self.onmessage = async ({ data }) => {
         const started = performance.now();
         const onProgress = (done, total, band) => {
           self.postMessage({ type: 'progress', id: data.id, done, total, band }, band ? [band.rgba.buffer] : []);
-          // Yield to the event loop so that a Cancel message can arrive between tiles.
-          return new Promise((resolve) => setTimeout(() => resolve(!cancelled.has(data.id)), 0));
+          return yieldNow(YIELD_EVERY_MS).then(() => !cancelled.has(data.id));
         };
-        const result = await deblur(new Uint8Array(data.bytes), data.tileSize, data.overlap, data.maxPixels, onProgress);
+        const result = await engine.deblur(new Uint8Array(data.bytes), data.tileSize, data.overlap, data.memoryBytes, data.maxPixels, onProgress);
         const png = result.png;
         self.postMessage(
           { type: 'done', id: data.id, png: png.buffer, width: result.width, height: result.height,
-            tiles: result.tiles, milliseconds: performance.now() - started, memoryBytes: wasm.memory.buffer.byteLength },
+            tiles: result.tiles, milliseconds: performance.now() - started, memoryBytes: engine.memoryBytes() },
           [png.buffer],
         );
         cancelled.delete(data.id);

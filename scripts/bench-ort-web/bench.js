@@ -13,8 +13,10 @@ const log = document.getElementById('log');
 const print = (line) => { log.textContent = (log.textContent === 'running…' ? '' : log.textContent) + line + '\n'; };
 
 ort.env.wasm.wasmPaths = new URL('./ort/', location.href).href;
-// The page is not cross-origin isolated: one thread, as the page's own CPU path.
-ort.env.wasm.numThreads = 1;
+// One thread per core where the page is cross-origin isolated (as the page's own CPU path), or
+// `threads` of them; one where it is not.
+const threads = crossOriginIsolated ? Number(params.get('threads') ?? navigator.hardwareConcurrency) : 1;
+ort.env.wasm.numThreads = threads;
 
 /** Start and length of the tiles along one axis (src/tiling.rs `spans`). */
 function spans(length) {
@@ -47,7 +49,7 @@ for (const provider of providers) {
   try {
     const started = performance.now();
     session = await ort.InferenceSession.create('./model.onnx', { executionProviders: [provider] });
-    print(`${provider}: onnxruntime-web ${ort.env.versions?.web ?? ''} (session ${(performance.now() - started).toFixed(0)} ms)`);
+    print(`${provider}: onnxruntime-web ${ort.env.versions?.web ?? ''}${provider === 'wasm' ? `, ${threads} thread(s)` : ''} (session ${(performance.now() - started).toFixed(0)} ms)`);
   } catch (error) {
     print(`${provider}: unavailable (${error.message})`);
     continue;

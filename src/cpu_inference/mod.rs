@@ -20,6 +20,8 @@ mod narrow_conv;
 mod pool;
 
 use std::cell::RefCell;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
@@ -217,10 +219,42 @@ impl CpuGenerator {
     ///   [`SIZE_MULTIPLE`] and at least [`MIN_SIZE`]
     /// - output: `[3, height, width]` flattened, in [-1, 1]
     pub fn forward(&self, input: &[f32], width: usize, height: usize) -> Vec<f32> {
+        let mut pass = pin!(self.forward_yielding(input, width, height, async |_| true));
+        match pass.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(output) => output.expect("a pass that is never cancelled"),
+            Poll::Pending => unreachable!("the pass awaits nothing but its callback, which is ready at once"),
+        }
+    }
+
+    /// Layers [`CpuGenerator::forward_yielding`] reports after.
+    pub fn layers(&self) -> usize {
+        6 + 2 * self.blocks.len()
+    }
+
+    /// [`CpuGenerator::forward`], awaiting `after_layer(layers_done)` after each of the
+    /// [`CpuGenerator::layers`] layers, so that a caller can report progress and let a Cancel
+    /// arrive (the page's worker yields to its event loop there). `None` when `after_layer`
+    /// answered `false`.
+    pub async fn forward_yielding(
+        &self,
+        input: &[f32],
+        width: usize,
+        height: usize,
+        mut after_layer: impl AsyncFnMut(usize) -> bool,
+    ) -> Option<Vec<f32>> {
         assert!(
             width % SIZE_MULTIPLE == 0 && height % SIZE_MULTIPLE == 0 && width >= MIN_SIZE && height >= MIN_SIZE,
             "the generator takes sides that are multiples of {SIZE_MULTIPLE} of at least {MIN_SIZE}, not {width}×{height}"
         );
+        let mut layers_done = 0;
+        macro_rules! layer_done {
+            () => {
+                layers_done += 1;
+                if !after_layer(layers_done).await {
+                    return None;
+                }
+            };
+        }
         let c = self.stem.cout;
         let pool = &self.pool;
         let map = |height, width, channels, pad| FeatureMap::in_buffer(pool.zeros(FeatureMap::len(height, width, channels, pad)), height, width, channels, pad);
@@ -231,20 +265,25 @@ impl CpuGenerator {
         let mut full = map(height, width, c, 1);
         run(&[(&self.stem, [0, 0])], 1, &image, &mut full, Epilogue::Relu { skip: None });
         pool.give(image.data);
+        layer_done!();
         let mut half = map(height / 2, width / 2, 2 * c, 1);
         run(&[(&self.down1, [0, 0])], 1, &full, &mut half, Epilogue::Relu { skip: None });
         let full_skip = if self.skips { Some(full) } else { pool.give(full.data); None };
+        layer_done!();
         let mut x = map(height / 4, width / 4, 4 * c, 1);
         run(&[(&self.down2, [0, 0])], 1, &half, &mut x, Epilogue::Relu { skip: None });
         let half_skip = if self.skips { Some(half) } else { pool.give(half.data); None };
+        layer_done!();
         if !self.blocks.is_empty() {
             x.reflect_border();
             let mut y = map(height / 4, width / 4, 4 * c, 1);
             for [conv1, conv2] in &self.blocks {
                 run(&[(conv1, [0, 0])], 1, &x, &mut y, Epilogue::Relu { skip: None });
                 y.reflect_border();
+                layer_done!();
                 run(&[(conv2, [0, 0])], 1, &y, &mut x, Epilogue::AddInPlace);
                 x.reflect_border();
+                layer_done!();
             }
             x.zero_border();
             pool.give(y.data);
@@ -253,10 +292,12 @@ impl CpuGenerator {
         self.up1.run(&x, &mut up, half_skip.as_ref());
         pool.give(x.data);
         half_skip.into_iter().for_each(|map| pool.give(map.data));
+        layer_done!();
         let mut up2 = map(height, width, c, 3);
         self.up2.run(&up, &mut up2, full_skip.as_ref());
         pool.give(up.data);
         full_skip.into_iter().for_each(|map| pool.give(map.data));
+        layer_done!();
         up2.reflect_border();
         let mut residual = pool.zeros(height * width * 3);
         let band_rows = band_rows(height, width);
@@ -278,7 +319,8 @@ impl CpuGenerator {
             }
         }
         pool.give(residual);
-        output
+        layer_done!();
+        Some(output)
     }
 }
 
@@ -368,24 +410,26 @@ fn band_rows(rows: usize, width: usize) -> usize {
     by_size.min(by_count).max(1)
 }
 
-#[cfg(not(target_arch = "wasm32"))]
+/// Threads the bands share: rayon's pool natively, and in the page's threaded wasm (its Web
+/// Workers, started by `initThreadPool`); one in the wasm without threads.
+#[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
 fn threads() -> usize {
     rayon::current_num_threads()
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", not(feature = "wasm-threads")))]
 fn threads() -> usize {
     1
 }
 
-/// Calls `work(index, chunk)` for each `chunk_len` values of `data`: on all cores natively, one
-/// after the other in the browser.
+/// Calls `work(index, chunk)` for each `chunk_len` values of `data`: on all cores natively and
+/// in the threaded wasm, one after the other in the wasm without threads.
 fn for_each_band(data: &mut [f32], chunk_len: usize, work: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    #[cfg(not(target_arch = "wasm32"))]
+    #[cfg(any(not(target_arch = "wasm32"), feature = "wasm-threads"))]
     {
         use rayon::prelude::*;
         data.par_chunks_mut(chunk_len).enumerate().for_each(|(index, chunk)| work(index, chunk));
     }
-    #[cfg(target_arch = "wasm32")]
+    #[cfg(all(target_arch = "wasm32", not(feature = "wasm-threads")))]
     data.chunks_mut(chunk_len).enumerate().for_each(|(index, chunk)| work(index, chunk));
 }

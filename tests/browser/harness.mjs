@@ -21,10 +21,12 @@ const COMMON_FLAGS = [
 ];
 const WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-vulkan=swiftshader', '--use-angle=swiftshader'];
 
-/** Starts the page's static server on a free port; resolves with { origin, stop }. */
-export function serve(root = DIST) {
+/** Starts the page's static server on a free port, sending COOP/COEP unless `isolated` is false;
+ *  resolves with { origin, stop }. */
+export function serve(root = DIST, { isolated = true } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'serve.mjs'), root, '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const args = [join(ROOT, 'scripts', 'serve.mjs'), ...(isolated ? [] : ['--not-isolated']), root, '0'];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     child.once('error', reject);
     child.stdout.on('data', (chunk) => {
       const match = /http:\/\/localhost:(\d+)\//.exec(String(chunk));

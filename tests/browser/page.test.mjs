@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { deblurFile, deblurNatively, DIST, FIXTURES, launch, open, pngSize, psnr, screenshot, serve, servePage } from './harness.mjs';
+import { deblurFile, deblurNatively, DIST, FIXTURES, launch, open, pngSize, psnr, screenshot, serve, servePage, tempFile, testPhoto } from './harness.mjs';
 
 const SMALL = join(FIXTURES, 'small-blurred.png');
 
@@ -86,32 +86,90 @@ describe('the page without WebGPU', () => {
   let server, browser;
   servePage({ webgpu: false }, (started) => ({ server, browser } = started));
 
-  test('falls back to the CPU and still deblurs', async () => {
+  test('falls back to the CPU and still deblurs, on every core', async () => {
     const { page } = browser;
     assert.equal(await open(page, server.origin), 'cpu', browser.console.join('\n'));
-    assert.match(await page.locator('#backend').textContent(), /^CPU · WebAssembly/);
+    // The server sends COOP/COEP: the CPU path runs on a pool of one thread per core.
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    assert.match(await page.locator('#backend').textContent(), new RegExp(`^CPU · WebAssembly \\(CPU engine, ${threadsText(cores)}\\) · model: `));
     await deblurFile(page, SMALL);
     assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').textContent());
     assert.match(await page.locator('#summary').textContent(), /^64×48 · 1 tile/);
     await screenshot(page, 'cpu-result');
+    // Within the CPU path's memory a photo runs whole, where tiles of 256 would compute 300×200
+    // in two.
+    await deblurFile(page, tempFile('wider.png', testPhoto(300, 200, 3)));
+    assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').textContent());
+    assert.match(await page.locator('#summary').textContent(), /^300×200 · 1 tile/);
   });
 
-  test('Cancel stops a photo between tiles and the next one still works', async () => {
+  test('Cancel stops a photo computed whole, between layers, and the next one still works', async () => {
     const { page } = browser;
-    // The sample (588×365) takes 6 tiles of 256².
+    // The sample (588×365) fits the CPU path's memory: one tile, whose progress moves layer by
+    // layer.
     await page.click('#sample');
     // Wait for this photo's own progress (the previous photo's "Done" may still be shown).
-    await page.waitForFunction(() => /^Tile \d of 6$/.test(document.getElementById('status').textContent), null, { timeout: 120_000 });
+    await page.waitForFunction(() => document.getElementById('status').textContent === 'Deblurring…'
+      && Number(document.getElementById('progress').value) > 0, null, { timeout: 120_000, polling: 10 });
     await page.click('#cancel');
     await page.waitForFunction(() => document.getElementById('work').hidden, null, { timeout: 120_000 });
     assert.equal(await page.locator('#status').textContent(), 'Cancelled: text-motion.jpg');
     assert.equal(await page.locator('#queue li[data-state="cancelled"] .actions button').count(), 0, 'nothing to download');
-    assert.match(await page.locator('#summary').textContent(), /^64×48/, 'the previous result stays');
+    assert.match(await page.locator('#summary').textContent(), /^300×200/, 'the previous result stays');
     await deblurFile(page, SMALL);
     assert.equal(await page.locator('#error').isHidden(), true);
     assert.match(await page.locator('#summary').textContent(), /^64×48 · 1 tile/);
   });
 });
+
+describe('the page where the host sends no COOP/COEP (CPU)', () => {
+  let server, browser;
+  before(async () => {
+    server = await serve(DIST, { isolated: false });
+    browser = await launch({ webgpu: false });
+  });
+  after(async () => {
+    await browser?.context.close();
+    await server?.stop();
+  });
+
+  /** Deblurs the small photo and returns the PNG the page offers for download. */
+  async function deblurred(page) {
+    await deblurFile(page, SMALL);
+    assert.equal(await page.locator('#error').isHidden(), true, await page.locator('#error').textContent());
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+    return readFileSync(await download.path());
+  }
+
+  test('runs on one thread first, then on every core once the service worker isolates it, offline too', async () => {
+    const { page } = browser;
+    assert.equal(await open(page, server.origin), 'cpu', browser.console.join('\n'));
+    assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+    assert.match(await page.locator('#backend').textContent(), /^CPU · WebAssembly \(CPU engine, one thread\) · /);
+    const oneThread = await deblurred(page);
+
+    // The service worker adds the headers to what it serves: from the next load on, and offline.
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 60_000 });
+    await server.stop();
+    await page.reload();
+    assert.equal(await open(page, server.origin), 'cpu', browser.console.join('\n'));
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    assert.match(await page.locator('#backend').textContent(), new RegExp(`^CPU · WebAssembly \\(CPU engine, ${threadsText(cores)}\\) · `));
+    const threads = await deblurred(page);
+    assert.deepEqual(pngSize(threads), { width: 64, height: 48 });
+    const quality = await psnr(page, threads, oneThread);
+    console.log(`CPU path, ${cores} threads vs one: PSNR ${quality} dB`);
+    assert.ok(quality >= 60, `PSNR ${quality} dB`);
+    await screenshot(page, 'cpu-threads-offline');
+  });
+});
+
+/** How the page names the CPU path's pool for `cores` cores. */
+function threadsText(cores) {
+  return cores > 1 ? `${cores} threads` : 'one thread';
+}
 
 describe('a new version', () => {
   let server, browser, root;

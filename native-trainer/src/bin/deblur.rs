@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use deblurgan::tile_budget::{BYTES_PER_PIXEL, CPU_ENGINE_BYTES_PER_PIXEL, DEFAULT_BUDGET_BYTES, tiles_within};
+use deblurgan::tile_budget::{DEFAULT_BUDGET_BYTES, bytes_per_pixel, tiles_within, width_factor};
 use deblurgan::tiling::DEFAULT_OVERLAP;
 use deblurgan::{Photo, TileOptions, deblur_photo_blocking, weights};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -172,11 +172,7 @@ fn run(args: Args) -> Result<usize> {
         .with_context(|| format!("cannot load the weights {}", weights_path.display()))?;
     eprintln!("weights: {} ({})", weights_path.display(), weights::describe(&config));
     // The working memory per pixel of the engine that runs the generator.
-    let bytes_per_pixel = if deblurgan::runs_on_cpu_engine(&generator, &selected.device, deblurgan::Engine::Auto) {
-        CPU_ENGINE_BYTES_PER_PIXEL
-    } else {
-        BYTES_PER_PIXEL
-    };
+    let bytes_per_pixel = bytes_per_pixel(&generator, &selected.device, deblurgan::Engine::Auto);
 
     let bars = MultiProgress::new();
     let files = bars.add(ProgressBar::new(jobs.len() as u64));
@@ -189,7 +185,7 @@ fn run(args: Args) -> Result<usize> {
     for job in &jobs {
         files.set_message(job.input.display().to_string());
         let started = Instant::now();
-        let result = deblur_file(&job.input, &job.output, &generator, &config, &selected.device, tiling, bytes_per_pixel, &tiles);
+        let result = deblur_file(&job.input, &job.output, &generator, &selected.device, tiling, bytes_per_pixel, &tiles);
         match result {
             Ok((width, height, options)) => bars.suspend(|| {
                 let plan = match options.tile_size {
@@ -228,7 +224,6 @@ fn deblur_file(
     input: &Path,
     output: &Path,
     generator: &deblurgan::Generator,
-    config: &deblurgan::GeneratorConfig,
     device: &burn::tensor::Device,
     tiling: Tiling,
     bytes_per_pixel: usize,
@@ -239,8 +234,7 @@ fn deblur_file(
     let options = match tiling {
         Tiling::Fixed(options) => options,
         Tiling::Budget { bytes, overlap } => {
-            let width_factor = config.base_channels as f64 / 32.0;
-            tiles_within(photo.width() as usize, photo.height() as usize, bytes, bytes_per_pixel, width_factor, overlap)?
+            tiles_within(photo.width() as usize, photo.height() as usize, bytes, bytes_per_pixel, width_factor(generator), overlap)?
         }
     };
     tiles.reset();
