@@ -55,6 +55,7 @@ pub async fn init_backend(use_gpu: bool) -> Result<JsValue, JsValue> {
     }
     let mut fallback_reason = JsValue::NULL;
     if use_gpu {
+        open_gpu_cache().await;
         match start_webgpu().await {
             Ok((device, adapter)) => {
                 ENGINE.set(Some(Engine { device, generator: None }));
@@ -106,6 +107,58 @@ async fn start_webgpu() -> Result<(Device, String), String> {
     Err("this build of the page has no WebGPU".into())
 }
 
+/// Opens the cache where burn keeps its autotune results (which kernel is fastest for each
+/// shape on this GPU), before the device that fills it: a database in the origin's private
+/// file system (OPFS), so a later visit finds the kernels tuned. Where OPFS cannot be opened
+/// (another tab holds it, private browsing), the results live in memory for this visit.
+#[cfg(feature = "webgpu")]
+async fn open_gpu_cache() {
+    burn::cubecl::environment::open().await;
+}
+
+#[cfg(not(feature = "webgpu"))]
+async fn open_gpu_cache() {}
+
+/// Autotune results in the GPU's cache (see [`open_gpu_cache`]): those kept from earlier
+/// visits, plus this visit's once they are written.
+#[wasm_bindgen(js_name = tunedKernels)]
+pub fn tuned_kernels() -> f64 {
+    #[cfg(feature = "webgpu")]
+    return burn::cubecl::environment::namespaces()
+        .iter()
+        .filter(|summary| summary.namespace.starts_with("autotune"))
+        .map(|summary| summary.entries as f64)
+        .sum();
+    #[cfg(not(feature = "webgpu"))]
+    0.0
+}
+
+/// Runs the generator once on a `side`² tile of mid-grey (by default the side of the WebGPU
+/// path's tiles), exactly as a photo's tiles of that side run, so that the device compiles its
+/// kernels (and on a first visit tunes them) while the person is still choosing a photo.
+#[wasm_bindgen(js_name = warmUp)]
+pub async fn warm_up(side: Option<usize>) -> Result<(), JsValue> {
+    let (generator, device) = loaded()?;
+    let side = side.unwrap_or(DEFAULT_TILE_SIZE);
+    if !(1..=4096).contains(&side) {
+        return Err(error(format!("a warm-up tile of {side}² pixels")));
+    }
+    let tile = RgbImage::from_pixel(side as u32, side as u32, image::Rgb([128; 3]));
+    crate::deblur_rgb(&generator, &device, &tile, TileOptions::whole_image(), |_| true)
+        .await
+        .map_err(error)?;
+    Ok(())
+}
+
+/// The loaded generator and its device.
+fn loaded() -> Result<(Generator, Device), JsValue> {
+    ENGINE.with_borrow(|engine| {
+        let engine = engine.as_ref().ok_or_else(|| error("initBackend first"))?;
+        let generator = engine.generator.clone().ok_or_else(|| error("loadWeights first"))?;
+        Ok((generator, engine.device.clone()))
+    })
+}
+
 /// Threads the CPU engine's bands run on: the pool's in the threaded build.
 fn cpu_threads() -> usize {
     #[cfg(feature = "wasm-threads")]
@@ -155,11 +208,7 @@ pub async fn deblur(
     max_pixels: f64,
     on_progress: Function,
 ) -> Result<JsValue, JsValue> {
-    let (generator, device) = ENGINE.with_borrow(|engine| {
-        let engine = engine.as_ref().ok_or_else(|| error("initBackend first"))?;
-        let generator = engine.generator.clone().ok_or_else(|| error("loadWeights first"))?;
-        Ok::<_, JsValue>((generator, engine.device.clone()))
-    })?;
+    let (generator, device) = loaded()?;
     let photo = Photo::decode_with_limit(&image, max_pixels as u64).map_err(error)?;
     drop(image);
     let (width, height) = (photo.width() as usize, photo.height() as usize);

@@ -25,6 +25,9 @@ function clearError() {
   $('error').textContent = '';
 }
 
+/** Said after the engine's name while its kernels warm up (WebGPU, before the first photo). */
+const WARMING = ' · preparing the GPU…';
+
 onEngineStatus((status) => {
   const backend = $('backend');
   if (status.state === 'starting') {
@@ -34,10 +37,17 @@ onEngineStatus((status) => {
     backend.dataset.state = 'failed';
     backend.textContent = 'Could not start';
     showError(`The deblurring engine could not start: ${status.message}`);
+  } else if (status.state === 'warm') {
+    // The GPU's kernels are compiled and tuned: `tunedBefore` came from an earlier visit.
+    backend.dataset.warm = 'done';
+    backend.dataset.tunedBefore = String(status.tunedBefore);
+    backend.textContent = backend.textContent.replace(WARMING, '');
+    if (status.problem) console.warn('the GPU warm-up failed:', status.problem);
   } else {
     const name = status.backend === 'webgpu' ? 'WebGPU' : 'CPU';
     backend.dataset.state = status.backend;
-    backend.textContent = `${name} · ${status.adapter} · model: ${status.description}`;
+    backend.dataset.warm = status.warming ? 'warming' : 'none';
+    backend.textContent = `${name} · ${status.adapter} · model: ${status.description}${status.warming ? WARMING : ''}`;
     if (status.backend === 'cpu' && status.fallbackReason) backend.title = `CPU fallback: ${status.fallbackReason}`;
     document.body.dataset.backend = status.backend;
   }
@@ -162,7 +172,10 @@ $('download-all').addEventListener('click', async () => {
 });
 /** `?memory=MiB`: the CPU path's working memory, for devices with less to spare (or more). */
 const memoryBytes = Number(params.get('memory')) > 0 ? Number(params.get('memory')) * 2 ** 20 : undefined;
-$('model').addEventListener('change', () => startEngine({ useGpu: params.get('backend') !== 'cpu', model: $('model').value, memoryBytes }));
+/** `?warmup=side`: the WebGPU warm-up's tile side (0: none), for tests and benchmarks. */
+const warmUpSide = /^\d+$/.test(params.get('warmup') ?? '') ? Number(params.get('warmup')) : undefined;
+const engineOptions = (model) => ({ useGpu: params.get('backend') !== 'cpu', model, memoryBytes, warmUpSide });
+$('model').addEventListener('change', () => startEngine(engineOptions($('model').value)));
 
 // "Open with" from the system (manifest file_handlers): the files arrive through the launch queue.
 if ('launchQueue' in window) {
@@ -227,6 +240,6 @@ async function registerServiceWorker() {
 
 setUpViewer();
 await listModels();
-startEngine({ useGpu: params.get('backend') !== 'cpu', model: $('model').value || params.get('model') || undefined, memoryBytes });
+startEngine(engineOptions($('model').value || params.get('model') || undefined));
 takeShared().catch((error) => showError(`The shared photos could not be read: ${error.message}`));
 registerServiceWorker().catch((error) => console.warn('offline support unavailable:', error));

@@ -7,6 +7,9 @@ const backends = (params.get('backends') ?? 'webgpu,cpu').split(',');
 // choice, by memory on the CPU (its default budget, or `memory` MiB).
 const tileSize = params.get('tiles') === 'page' ? undefined : 256;
 const memoryBytes = params.has('memory') ? Number(params.get('memory')) * 2 ** 20 : undefined;
+// No warm-up unless `warmup=side` (WebGPU: a tile of side² run at start, as the page does with
+// 256), so that "cold" is the first photo after the engine starts.
+const warmUpSide = params.has('warmup') ? Number(params.get('warmup')) : 0;
 const log = document.getElementById('log');
 const rows = [];
 const print = (line) => { log.textContent = (log.textContent === 'running…' ? '' : log.textContent) + line + '\n'; };
@@ -21,8 +24,11 @@ async function photoOfSize(width, height) {
 function engine(backend) {
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   let pending = null;
+  let warmed = null;
+  const warm = new Promise((resolve) => { warmed = resolve; });
   worker.onmessage = ({ data }) => {
     if (data.type === 'progress') return;
+    if (data.type === 'warm') return warmed(data);
     const { resolve, reject } = pending;
     pending = null;
     data.type === 'error' ? reject(new Error(data.message)) : resolve(data);
@@ -33,7 +39,8 @@ function engine(backend) {
   });
   return {
     ready: call({ type: 'init', useGpu: backend === 'webgpu', model: params.get('model') ?? undefined,
-      threads: params.has('threads') ? Number(params.get('threads')) : undefined }),
+      threads: params.has('threads') ? Number(params.get('threads')) : undefined, warmUpSide }),
+    warm,
     deblur: (bytes) => call({ type: 'deblur', id: 1, bytes: bytes.slice().buffer, tileSize, overlap: 64, memoryBytes, maxPixels: 48e6 }),
     close: () => worker.terminate(),
   };
@@ -46,6 +53,11 @@ for (const backend of backends) {
     const started = performance.now();
     info = await e.ready;
     print(`${backend}: ${info.backend} · ${info.adapter} · ${info.description} (start ${(performance.now() - started).toFixed(0)} ms)`);
+    if (info.warming) {
+      const warm = await e.warm;
+      info.warmUp = { ms: Math.round(warm.milliseconds), tunedBefore: warm.tunedBefore, tunedAfter: warm.tunedAfter };
+      print(`  warm-up on ${warmUpSide}²: ${info.warmUp.ms} ms, tuned kernels in the cache ${warm.tunedBefore} before, ${warm.tunedAfter} after${warm.problem ? ` (failed: ${warm.problem})` : ''}`);
+    }
   } catch (error) {
     print(`${backend}: unavailable (${error.message})`);
     continue;
@@ -55,7 +67,8 @@ for (const backend of backends) {
     const cold = await e.deblur(bytes);
     const warm = await e.deblur(bytes);
     const row = { requested: backend, backend: info.backend, adapter: info.adapter, model: info.description,
-      size: `${width}x${height}`, tiles: warm.tiles, coldMs: Math.round(cold.milliseconds), warmMs: Math.round(warm.milliseconds) };
+      size: `${width}x${height}`, tiles: warm.tiles, coldMs: Math.round(cold.milliseconds), warmMs: Math.round(warm.milliseconds),
+      warmUp: info.warmUp };
     rows.push(row);
     print(`  ${row.size}: ${row.tiles} tile(s), cold ${row.coldMs} ms, warm ${row.warmMs} ms`);
   }

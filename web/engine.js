@@ -15,14 +15,17 @@ let nextId = 1;
 let running = null;
 let onStatus = () => {};
 
-/** `listener({ state: 'starting' | 'ready' | 'failed', ...ready message or { message } })`. */
+/** `listener({ state: 'starting' | 'ready' | 'warm' | 'failed', ...ready or warm message, or
+ *  { message } })`: 'warm' follows a 'ready' whose `warming` is true (WebGPU), once the kernels
+ *  are compiled and tuned. */
 export function onEngineStatus(listener) {
   onStatus = listener;
 }
 
 /** Starts (or restarts) the worker and loads the weights; resolves with its 'ready' message.
- *  `memoryBytes` replaces the CPU path's memory budget. */
-export function startEngine({ useGpu, model, memoryBytes }) {
+ *  `memoryBytes` replaces the CPU path's memory budget. On WebGPU the worker then warms the
+ *  kernels up on a tile of `warmUpSide`² (the WebGPU tiles' side when not given; 0: none). */
+export function startEngine({ useGpu, model, memoryBytes, warmUpSide }) {
   worker?.terminate();
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   onStatus({ state: 'starting' });
@@ -31,6 +34,8 @@ export function startEngine({ useGpu, model, memoryBytes }) {
       if (data.type === 'ready') {
         onStatus({ state: 'ready', ...data });
         resolve(data);
+      } else if (data.type === 'warm') {
+        onStatus({ state: 'warm', ...data });
       } else if (data.type === 'error' && data.phase === 'init') {
         onStatus({ state: 'failed', message: data.message });
         reject(new Error(data.message));
@@ -46,8 +51,8 @@ export function startEngine({ useGpu, model, memoryBytes }) {
     };
   });
   ready.catch(() => {});
-  worker.postMessage({ type: 'init', useGpu, model });
-  startEngine.options = { useGpu, model, memoryBytes };
+  worker.postMessage({ type: 'init', useGpu, model, warmUpSide });
+  startEngine.options = { useGpu, model, memoryBytes, warmUpSide };
   return ready;
 }
 

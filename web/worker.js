@@ -1,9 +1,10 @@
 // The inference worker: owns the wasm module, the device and the weights, so the page stays
-// responsive. Messages in: {type: 'init', useGpu, model, threads}, {type: 'deblur', id, bytes,
-// tileSize (none: chosen by memory), overlap, memoryBytes, maxPixels}, {type: 'cancel', id}. Messages out: 'ready', 'progress' (with a
-// band of finished rows when there is one), 'done' (with the size of the wasm memory, which never
-// shrinks: it shows that memory stays flat over many photos), 'error'. The page sends one photo
-// at a time.
+// responsive. Messages in: {type: 'init', useGpu, model, threads, warmUpSide}, {type: 'deblur',
+// id, bytes, tileSize (none: chosen by memory), overlap, memoryBytes, maxPixels}, {type:
+// 'cancel', id}. Messages out: 'ready', 'warm' (on WebGPU: the kernels are compiled and tuned),
+// 'progress' (with a band of finished rows when there is one), 'done' (with the size of the wasm
+// memory, which never shrinks: it shows that memory stays flat over many photos), 'error'. The
+// page sends one photo at a time.
 //
 // Two builds of the module: pkg/ has WebGPU and the CPU engine on one thread; pkg-threads/ has
 // the CPU engine only, on a pool of Web Workers that share its memory. Shared memory needs a
@@ -12,6 +13,9 @@
 let cancelled = new Set();
 /** The wasm module in use (pkg/ or pkg-threads/), once started. */
 let engine = null;
+/** The warm-up on WebGPU, until it ends: photos wait for it (they would compile the same
+ *  kernels). */
+let warming = Promise.resolve();
 
 /** Fetches a file of the bundled weights and checks its size and SHA-256 against the manifest. */
 async function fetchVerified(entry) {
@@ -87,6 +91,24 @@ async function start({ useGpu, model, threads }) {
   };
 }
 
+/** Runs one tile of `side`² (the WebGPU path's tiles when not given) through the network while
+ *  no photo is chosen yet, so that the first photo finds its kernels compiled and tuned; burn
+ *  keeps the tuning in OPFS, so a later visit skips it. Posts 'warm' with its duration and the
+ *  tuned kernels found in the cache before and after it. A failed warm-up is only reported: the
+ *  first photo meets the same problem and says so. */
+async function warmUp(side) {
+  const started = performance.now();
+  const tunedBefore = engine.tunedKernels();
+  let problem = null;
+  try {
+    await engine.warmUp(side);
+  } catch (error) {
+    problem = error?.message ?? String(error);
+  }
+  self.postMessage({ type: 'warm', milliseconds: performance.now() - started, tunedBefore,
+    tunedAfter: engine.tunedKernels(), problem });
+}
+
 /** Yields between layers and tiles at most this often: each yield lets messages in (a Cancel). */
 const YIELD_EVERY_MS = 50;
 let lastYield = 0;
@@ -110,14 +132,21 @@ function yieldNow(everyMs) {
 self.onmessage = async ({ data }) => {
   try {
     switch (data.type) {
-      case 'init':
-        self.postMessage({ type: 'ready', ...(await start(data)) });
+      case 'init': {
+        const ready = await start(data);
+        // Nothing to compile on the CPU; a side of 0 asks for no warm-up.
+        const warm = ready.backend === 'webgpu' && data.warmUpSide !== 0;
+        self.postMessage({ type: 'ready', ...ready, warming: warm });
+        if (warm) warming = warmUp(data.warmUpSide);
         break;
+      }
       case 'cancel':
         cancelled.add(data.id);
         break;
       case 'deblur': {
         const started = performance.now();
+        await warming;
+        if (cancelled.has(data.id)) throw new Error('cancelled');
         const onProgress = (done, total, band) => {
           self.postMessage({ type: 'progress', id: data.id, done, total, band }, band ? [band.rgba.buffer] : []);
           return yieldNow(YIELD_EVERY_MS).then(() => !cancelled.has(data.id));

@@ -60,9 +60,10 @@ export async function followBenchmark(page) {
   console.log(JSON.stringify(await page.evaluate(() => window.benchmark)));
 }
 
-/** Launches Chromium with a fresh profile, WebGPU on SwiftShader unless `webgpu` is false. */
-export async function launch({ webgpu = true } = {}) {
-  const profile = mkdtempSync(join(tmpdir(), 'deblurgan-chromium-'));
+/** Launches Chromium with a fresh profile (or `profile`, a folder kept from an earlier launch:
+ *  a second visit), WebGPU on SwiftShader unless `webgpu` is false. Returns `{ context, page,
+ *  requests, console, profile }`. */
+export async function launch({ webgpu = true, profile = mkdtempSync(join(tmpdir(), 'deblurgan-chromium-')) } = {}) {
   const args = [...COMMON_FLAGS, ...(webgpu ? WEBGPU_FLAGS : ['--disable-features=WebGPU'])];
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM, headless: true, args, acceptDownloads: true, viewport: { width: 1100, height: 900 },
@@ -73,10 +74,9 @@ export async function launch({ webgpu = true } = {}) {
   const console = [];
   page.on('console', (message) => console.push(`${message.type()}: ${message.text()}`));
   page.on('pageerror', (error) => console.push(`pageerror: ${error.message}`));
-  return { context, page, requests, console };
+  return { context, page, requests, console, profile };
 }
 
-/** Opens the page and waits until the engine reports its backend. */
 /**
  * Registers hooks on the enclosing suite: before its tests the built page is served and a fresh
  * browser launched, handed to `use` as `{ server, browser, page }`; after them both are stopped
@@ -96,8 +96,13 @@ export function servePage({ webgpu = true } = {}, use) {
   });
 }
 
+/** Opens the page and waits until the engine reports its backend. Unless the query names a
+ *  `warmup`, the page's WebGPU warm-up (a tile of 256², minutes on SwiftShader) is left out:
+ *  `warmup=0`. */
 export async function open(page, origin, query = '') {
-  await page.goto(`${origin}/${query}`);
+  const params = new URLSearchParams(query);
+  if (!params.has('warmup')) params.set('warmup', '0');
+  await page.goto(`${origin}/?${params}`);
   await page.waitForFunction(() => ['webgpu', 'cpu', 'failed'].includes(document.getElementById('backend').dataset.state), null, { timeout: 120_000 });
   return page.locator('#backend').getAttribute('data-state');
 }

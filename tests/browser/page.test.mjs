@@ -82,6 +82,45 @@ describe('the page on WebGPU', () => {
   });
 });
 
+describe('the page on WebGPU, visited twice', () => {
+  let server, browser;
+  before(async () => {
+    server = await serve();
+  });
+  after(async () => {
+    await browser?.context.close();
+    await server?.stop();
+  });
+
+  /** What the page says of its GPU warm-up once it ended: `{ text, tunedBefore }`. */
+  async function warmedUp(page) {
+    await page.waitForFunction(() => document.getElementById('backend').dataset.warm === 'done', null, { timeout: 300_000 });
+    return page.locator('#backend').evaluate((element) => ({ text: element.textContent, tunedBefore: Number(element.dataset.tunedBefore) }));
+  }
+
+  test('warms the kernels up before a photo is chosen, and a second visit finds them tuned', async () => {
+    // A small warm-up tile (the page's own is 256²: minutes on SwiftShader), the same code path.
+    browser = await launch();
+    assert.equal(await open(browser.page, server.origin, '?warmup=64'), 'webgpu', browser.console.join('\n'));
+    assert.match(await browser.page.locator('#backend').getAttribute('data-warm'), /^(warming|done)$/);
+    const first = await warmedUp(browser.page);
+    assert.equal(first.tunedBefore, 0, 'a fresh profile has no tuned kernels');
+    assert.doesNotMatch(first.text, /preparing/);
+    await deblurFile(browser.page, SMALL);
+    assert.equal(await browser.page.locator('#error').isHidden(), true, await browser.page.locator('#error').textContent());
+    await browser.context.close();
+
+    // The same browser profile again: burn's autotune results come back from the origin's storage.
+    browser = await launch({ profile: browser.profile });
+    assert.equal(await open(browser.page, server.origin, '?warmup=64'), 'webgpu', browser.console.join('\n'));
+    const second = await warmedUp(browser.page);
+    assert.ok(second.tunedBefore > 0, `tuned kernels found on the second visit: ${second.tunedBefore}\n${browser.console.join('\n')}`);
+    await deblurFile(browser.page, SMALL);
+    assert.equal(await browser.page.locator('#error').isHidden(), true, await browser.page.locator('#error').textContent());
+    assert.match(await browser.page.locator('#summary').textContent(), /^64×48 · 1 tile/);
+  });
+});
+
 describe('the page without WebGPU', () => {
   let server, browser;
   servePage({ webgpu: false }, (started) => ({ server, browser } = started));
