@@ -4,7 +4,8 @@
 //! with overlapping rows: `kh` gemms per band of output rows, no copy. The output is channels
 //! last too; gemm's vectors then run along the output channels (its long side) and read the map
 //! as it is, unpacked. Convolutions to fewer channels than a vector holds (the head's 3) are
-//! [`super::NarrowConv`]'s.
+//! [`super::NarrowConv`]'s. The page's wasm runs the same products on
+//! [`super::packed_conv`]'s kernel instead of gemm's.
 
 use std::ops::Range;
 
@@ -13,7 +14,11 @@ use std::ops::Range;
 #[derive(Debug, Clone)]
 pub struct Conv {
     /// `kernel_rows[ky]`: `[kw · cin, cout]` row-major (row `kx · cin + ci`, column `co`).
+    #[cfg(not(target_arch = "wasm32"))]
     kernel_rows: Vec<Vec<f32>>,
+    /// The kernel for the page's wasm.
+    #[cfg(target_arch = "wasm32")]
+    packed: super::packed_conv::PackedKernel,
     /// One per output channel.
     pub bias: Vec<f32>,
     /// Kernel height and width.
@@ -49,6 +54,7 @@ impl Conv {
     pub fn new(weight: &[f32], [cout, cin, kh, kw]: [usize; 4], bias: Vec<f32>, stride: usize) -> Self {
         assert_eq!(weight.len(), cout * cin * kh * kw, "kernel of {cout}×{cin}×{kh}×{kw}");
         assert_eq!(bias.len(), cout, "one bias per output channel");
+        #[cfg(not(target_arch = "wasm32"))]
         let kernel_rows = (0..kh)
             .map(|ky| {
                 let mut rows = vec![0.0; kw * cin * cout];
@@ -62,7 +68,17 @@ impl Conv {
                 rows
             })
             .collect();
-        Self { kernel_rows, bias, kernel: [kh, kw], cin, cout, stride }
+        Self {
+            #[cfg(not(target_arch = "wasm32"))]
+            kernel_rows,
+            #[cfg(target_arch = "wasm32")]
+            packed: super::packed_conv::PackedKernel::new(weight, [cout, cin, kh, kw]),
+            bias,
+            kernel: [kh, kw],
+            cin,
+            cout,
+            stride,
+        }
     }
 
     /// Computes the output rows `rows` (each `out_width` pixels wide) of this convolution over
@@ -80,9 +96,7 @@ impl Conv {
         assert_eq!(input.channels, self.cin, "input channels");
         assert!(!rows.is_empty() && out_width > 0, "an empty band");
         let (stride, cin, cout) = (self.stride, self.cin, self.cout);
-        let kw = self.kernel[1];
         let pitch = input.pitch();
-        let k = kw * cin;
         // Stride 1: the band's rows are one run of pixels `pitch` apart (the pixels between a
         // row's end and the next row's start are computed and never read). Stride 2: a gemm a row.
         let (row_pitch, plane) = match stride {
@@ -96,6 +110,16 @@ impl Conv {
             1 => vec![(rows.start, 0, plane)],
             _ => rows.clone().enumerate().map(|(i, row)| (row, i * out_width, out_width)).collect(),
         };
+        #[cfg(target_arch = "wasm32")]
+        for &(row, dst_offset, m) in &runs {
+            let start = input.padded_index(stride * row + offset[0], offset[1]);
+            let out = &mut scratch[dst_offset * cout..(dst_offset + m) * cout];
+            self.packed.run(&input.data, start, pitch * cin, stride * cin, m, out);
+        }
+        // gemm: a product per kernel row, each adding to the last (`ky > 0`); `k` values a pixel.
+        #[cfg(not(target_arch = "wasm32"))]
+        let k = self.kernel[1] * cin;
+        #[cfg(not(target_arch = "wasm32"))]
         for (ky, rhs) in self.kernel_rows.iter().enumerate() {
             for &(row, dst_offset, m) in &runs {
                 let start = input.padded_index(stride * row + ky + offset[0], offset[1]);

@@ -16,7 +16,12 @@
 
 mod conv;
 mod feature_map;
+// The page's convolution kernel, compiled natively for its tests only (natively gemm runs).
+#[cfg(any(target_arch = "wasm32", test))]
+mod lanes;
 mod narrow_conv;
+#[cfg(any(target_arch = "wasm32", test))]
+mod packed_conv;
 mod pool;
 
 use std::cell::RefCell;
@@ -382,7 +387,7 @@ fn run(phases: &[(&Conv, [usize; 2])], step: usize, input: &FeatureMap, output: 
                         match epilogue {
                             Epilogue::Relu { skip } => {
                                 for ((out, value), bias) in pixel.iter_mut().zip(values.pixel(i, x)).zip(&conv.bias) {
-                                    *out = (value + bias).max(0.0);
+                                    *out = relu(value + bias);
                                 }
                                 if let Some(skip) = skip {
                                     let from = skip.index(out_row, out_x);
@@ -400,6 +405,13 @@ fn run(phases: &[(&Conv, [usize; 2])], step: usize, input: &FeatureMap, output: 
             }
         });
     });
+}
+
+/// `max(value, 0)`, written as a comparison: `f32::max` (NaN-aware) is a call of `fmaxf` in
+/// wasm, where this is a vector compare and select.
+#[inline(always)]
+fn relu(value: f32) -> f32 {
+    if value > 0.0 { value } else { 0.0 }
 }
 
 /// Rows per band for a map of `rows` rows of `width` pixels: about [`BAND_PIXELS`] pixels,

@@ -1,13 +1,16 @@
 //! Convolutions to a few output channels (the head's 3), computed directly: gemm's vectors run
 //! along the output channels or the pixels and would be mostly empty or packed pixel by pixel,
 //! so here each output value is the sum of its kernel taps' dot products over the input
-//! channels, vectorised along those channels.
+//! channels, vectorised along those channels. The page's wasm runs them on
+//! [`super::packed_conv`]'s kernel instead (3 of its 8 lanes used): SIMD128's 4 lanes make the
+//! dot products above cost more in loads and horizontal sums than the lanes it wastes.
 
 use std::ops::Range;
 
 use super::FeatureMap;
 
 /// Lanes of the dot products: one AVX-512 vector, two AVX2 ones, four SIMD128 ones.
+#[cfg(not(target_arch = "wasm32"))]
 const LANES: usize = 16;
 
 /// A stride-1 convolution to `COUT` output channels, normalisation folded in.
@@ -15,7 +18,11 @@ const LANES: usize = 16;
 pub struct NarrowConv<const COUT: usize> {
     /// `[kh, kw, COUT, cin]` flattened: for each tap, each output channel's weights over the
     /// input channels, contiguous.
+    #[cfg(not(target_arch = "wasm32"))]
     weights: Vec<f32>,
+    /// The kernel for the page's wasm.
+    #[cfg(target_arch = "wasm32")]
+    packed: super::packed_conv::PackedKernel,
     bias: [f32; COUT],
     kernel: [usize; 2],
     cin: usize,
@@ -26,7 +33,9 @@ impl<const COUT: usize> NarrowConv<COUT> {
     pub fn new(weight: &[f32], [cout, cin, kh, kw]: [usize; 4], bias: &[f32]) -> Self {
         assert_eq!(cout, COUT, "output channels");
         assert_eq!(weight.len(), cout * cin * kh * kw, "kernel of {cout}×{cin}×{kh}×{kw}");
+        #[cfg(not(target_arch = "wasm32"))]
         let mut weights = vec![0.0; weight.len()];
+        #[cfg(not(target_arch = "wasm32"))]
         for co in 0..cout {
             for ci in 0..cin {
                 for ky in 0..kh {
@@ -37,7 +46,15 @@ impl<const COUT: usize> NarrowConv<COUT> {
             }
         }
         let bias = bias.try_into().expect("one bias per output channel");
-        Self { weights, bias, kernel: [kh, kw], cin }
+        Self {
+            #[cfg(not(target_arch = "wasm32"))]
+            weights,
+            #[cfg(target_arch = "wasm32")]
+            packed: super::packed_conv::PackedKernel::new(weight, [cout, cin, kh, kw]),
+            bias,
+            kernel: [kh, kw],
+            cin,
+        }
     }
 
     /// Output rows `rows` (`width` pixels each) over `input`, whose stored pixel
@@ -48,6 +65,16 @@ impl<const COUT: usize> NarrowConv<COUT> {
         let [kh, kw] = self.kernel;
         assert!(rows.end + kh - 1 <= input.height + 2 * input.pad && width + kw - 1 <= input.pitch(), "the kernel reads past the map");
         assert_eq!(out.len(), rows.len() * width * COUT, "output band size");
+        #[cfg(target_arch = "wasm32")]
+        {
+            let line = input.pitch() * self.cin;
+            for (row, out) in rows.zip(out.chunks_exact_mut(width * COUT)) {
+                self.packed.run(&input.data, input.padded_index(row, 0), line, self.cin, width, out);
+                for pixel in out.chunks_exact_mut(COUT) {
+                    pixel.iter_mut().zip(&self.bias).for_each(|(value, bias)| *value += bias);
+                }
+            }
+        }
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
@@ -59,6 +86,7 @@ impl<const COUT: usize> NarrowConv<COUT> {
                 return unsafe { self.compute_avx2(input, rows, width, out) };
             }
         }
+        #[cfg(not(target_arch = "wasm32"))]
         self.compute_portable(input, rows, width, out)
     }
 
@@ -75,6 +103,7 @@ impl<const COUT: usize> NarrowConv<COUT> {
     }
 
     /// The loops, compiled once per instruction set by the callers above.
+    #[cfg(not(target_arch = "wasm32"))]
     #[inline(always)]
     fn compute_portable(&self, input: &FeatureMap, rows: Range<usize>, width: usize, out: &mut [f32]) {
         let cin = self.cin;

@@ -1,0 +1,107 @@
+//! Four `f32` lanes: one WebAssembly SIMD128 vector in the page's wasm, a plain array elsewhere
+//! (where [`super::packed_conv`] is only run by the tests; native builds use gemm's AVX kernels).
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod imp {
+    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_load32_splat, v128_store};
+
+    /// Four `f32` lanes in one SIMD128 vector.
+    #[derive(Clone, Copy)]
+    pub struct F32x4(v128);
+
+    impl F32x4 {
+        #[inline(always)]
+        pub fn zero() -> Self {
+            Self(f32x4_splat(0.0))
+        }
+
+        /// The four values at `at`.
+        ///
+        /// # Safety
+        /// `at..at + 4` must be readable.
+        #[inline(always)]
+        pub unsafe fn load(at: *const f32) -> Self {
+            // SAFETY: the caller's; v128 loads need no alignment.
+            Self(unsafe { v128_load(at.cast()) })
+        }
+
+        /// The value at `at` in every lane.
+        ///
+        /// # Safety
+        /// `at` must be readable.
+        #[inline(always)]
+        pub unsafe fn splat(at: *const f32) -> Self {
+            // SAFETY: the caller's.
+            Self(unsafe { v128_load32_splat(at.cast()) })
+        }
+
+        /// `self + a · b`, lane by lane (a multiplication then an addition: SIMD128 has no
+        /// fused multiply-add).
+        #[inline(always)]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            Self(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
+        }
+
+        /// Writes the four values to `at`.
+        ///
+        /// # Safety
+        /// `at..at + 4` must be writable.
+        #[inline(always)]
+        pub unsafe fn store(self, at: *mut f32) {
+            // SAFETY: the caller's.
+            unsafe { v128_store(at.cast(), self.0) }
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod imp {
+    /// Four `f32` lanes in an array.
+    #[derive(Clone, Copy)]
+    pub struct F32x4([f32; 4]);
+
+    impl F32x4 {
+        #[inline(always)]
+        pub fn zero() -> Self {
+            Self([0.0; 4])
+        }
+
+        /// The four values at `at`.
+        ///
+        /// # Safety
+        /// `at..at + 4` must be readable.
+        #[inline(always)]
+        pub unsafe fn load(at: *const f32) -> Self {
+            // SAFETY: the caller's.
+            Self(unsafe { at.cast::<[f32; 4]>().read_unaligned() })
+        }
+
+        /// The value at `at` in every lane.
+        ///
+        /// # Safety
+        /// `at` must be readable.
+        #[inline(always)]
+        pub unsafe fn splat(at: *const f32) -> Self {
+            // SAFETY: the caller's.
+            Self([unsafe { at.read() }; 4])
+        }
+
+        /// `self + a · b`, lane by lane, rounded twice as SIMD128 rounds it.
+        #[inline(always)]
+        pub fn mul_add(self, a: Self, b: Self) -> Self {
+            Self(std::array::from_fn(|lane| self.0[lane] + a.0[lane] * b.0[lane]))
+        }
+
+        /// Writes the four values to `at`.
+        ///
+        /// # Safety
+        /// `at..at + 4` must be writable.
+        #[inline(always)]
+        pub unsafe fn store(self, at: *mut f32) {
+            // SAFETY: the caller's.
+            unsafe { at.cast::<[f32; 4]>().write_unaligned(self.0) }
+        }
+    }
+}
+
+pub use imp::F32x4;
