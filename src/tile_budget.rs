@@ -21,10 +21,16 @@ pub const CPU_ENGINE_BYTES_PER_PIXEL: usize = 300;
 /// The default budget of the `deblur` command: 1 GiB.
 pub const DEFAULT_BUDGET_BYTES: usize = 1 << 30;
 
-/// The default budget of the page's CPU path: 512 MiB, which takes about 1.7 megapixels whole
-/// on the CPU engine (a 1280×720 photo at once). A browser tab holds its wasm memory once
-/// grown, beside everything else the device runs, hence half the command's.
-pub const PAGE_CPU_BUDGET_BYTES: usize = 512 << 20;
+/// The default budget of the page, on the CPU and on WebGPU: 512 MiB, which takes about 1.7
+/// megapixels whole on the CPU engine (a 1280×720 photo at once). A browser tab holds its wasm
+/// memory once grown, beside everything else the device runs, hence half the command's.
+pub const PAGE_BUDGET_BYTES: usize = 512 << 20;
+
+/// The largest buffer the compact generator binds on WebGPU, per pixel of tile, in bytes: the
+/// second upsampling's input once nearest-upsampled to the tile's size, 64 channels of f32.
+/// burn's convolutions there (direct or implicit GEMM, autotuned; no im2col for kernels larger
+/// than 1×1) allocate nothing larger, and every other map is at most half this.
+pub const WEBGPU_LARGEST_BINDING_BYTES_PER_PIXEL: usize = 256;
 
 /// The working memory per pixel for [`tiles_within`] of the engine that runs `generator` on
 /// `device`: [`CPU_ENGINE_BYTES_PER_PIXEL`] where the CPU engine runs it, else
@@ -68,6 +74,25 @@ pub fn tiles_within(
     };
     let side = needed(width).max(needed(height)).next_multiple_of(4).clamp(smallest, largest);
     TileOptions::new(side, overlap)
+}
+
+/// How the page cuts a `width`×`height` photo on WebGPU: [`tiles_within`] `budget_bytes` of
+/// burn's working memory ([`BYTES_PER_PIXEL`]), in tiles whose largest buffer
+/// ([`WEBGPU_LARGEST_BINDING_BYTES_PER_PIXEL`], × `width_factor`) the device can bind:
+/// `binding_limit_bytes` is the smaller of its `maxStorageBufferBindingSize` and
+/// `maxBufferSize` (128 MiB where an adapter grants no more than WebGPU's defaults).
+pub fn webgpu_tiles(
+    width: usize,
+    height: usize,
+    budget_bytes: usize,
+    binding_limit_bytes: u64,
+    width_factor: f64,
+    overlap: usize,
+) -> Result<TileOptions, TileOptionsError> {
+    // The binding limit as a budget of working memory: the same pixels, at burn's bytes a pixel.
+    let by_binding = binding_limit_bytes as f64 / WEBGPU_LARGEST_BINDING_BYTES_PER_PIXEL as f64 * BYTES_PER_PIXEL as f64;
+    let budget = (budget_bytes as f64).min(by_binding) as usize;
+    tiles_within(width, height, budget, BYTES_PER_PIXEL, width_factor, overlap)
 }
 
 /// Pixels the generator computes for a `width`×`height` photo cut by `options`, over the
@@ -133,15 +158,43 @@ mod tests {
 
     #[test]
     fn the_page_s_cpu_path_takes_1280x720_whole_and_12_megapixels_in_a_dozen_tiles() {
-        let page = |width, height| tiles_within(width, height, PAGE_CPU_BUDGET_BYTES, CPU_ENGINE_BYTES_PER_PIXEL, 1.0, DEFAULT_OVERLAP).unwrap();
+        let page = |width, height| tiles_within(width, height, PAGE_BUDGET_BYTES, CPU_ENGINE_BYTES_PER_PIXEL, 1.0, DEFAULT_OVERLAP).unwrap();
         assert_eq!(page(1280, 720), TileOptions::whole_image());
         let options = page(4000, 3000);
         let side = options.tile_size.expect("tiles");
-        assert!(side * side * CPU_ENGINE_BYTES_PER_PIXEL <= PAGE_CPU_BUDGET_BYTES, "{side}");
+        assert!(side * side * CPU_ENGINE_BYTES_PER_PIXEL <= PAGE_BUDGET_BYTES, "{side}");
         assert_eq!(TilePlan::new(4000, 3000, options).len(), 12);
         // Tiles of 256/64 compute about twice the photo's pixels.
         let factor = computed_pixels_factor(4000, 3000, options);
         assert!(factor < 1.15, "{factor}");
         assert!(computed_pixels_factor(4000, 3000, TileOptions::default()) > 1.7);
+    }
+
+    #[test]
+    fn the_page_s_webgpu_tiles_stay_within_the_device_s_binding_limit_and_the_budget() {
+        let side_of = |options: TileOptions| options.tile_size.expect("tiles");
+        let largest_binding = |side: usize| (side * side * WEBGPU_LARGEST_BINDING_BYTES_PER_PIXEL) as u64;
+        // WebGPU's default limit, 128 MiB: 1280×720 (236 MB at its largest buffer) in two tiles.
+        let default_limit = 128 << 20;
+        let options = webgpu_tiles(1280, 720, PAGE_BUDGET_BYTES, default_limit, 1.0, DEFAULT_OVERLAP).unwrap();
+        assert!(largest_binding(side_of(options)) <= default_limit, "{options:?}");
+        assert_eq!(TilePlan::new(1280, 720, options).len(), 2, "{options:?}");
+        assert!(computed_pixels_factor(1280, 720, options) < 1.2);
+        // A photo of up to about 0.5 MP runs whole; so does a thin tall one.
+        assert_eq!(webgpu_tiles(700, 700, PAGE_BUDGET_BYTES, default_limit, 1.0, DEFAULT_OVERLAP).unwrap(), TileOptions::whole_image());
+        assert_eq!(webgpu_tiles(32, 520, PAGE_BUDGET_BYTES, default_limit, 1.0, DEFAULT_OVERLAP).unwrap(), TileOptions::whole_image());
+        // 12 MP at the default limit, and on a device that binds 2 GiB, where the memory budget
+        // decides: larger tiles.
+        let options = webgpu_tiles(4000, 3000, PAGE_BUDGET_BYTES, default_limit, 1.0, DEFAULT_OVERLAP).unwrap();
+        assert!(largest_binding(side_of(options)) <= default_limit, "{options:?}");
+        assert!(computed_pixels_factor(4000, 3000, options) < 1.3);
+        let large_limit = 2 << 30;
+        let large = webgpu_tiles(4000, 3000, PAGE_BUDGET_BYTES, large_limit, 1.0, DEFAULT_OVERLAP).unwrap();
+        let side = side_of(large);
+        assert!(side * side * BYTES_PER_PIXEL <= PAGE_BUDGET_BYTES && side > side_of(options), "{large:?}");
+        assert_eq!(webgpu_tiles(1280, 720, 1 << 30, large_limit, 1.0, DEFAULT_OVERLAP).unwrap(), TileOptions::whole_image());
+        // A wider generator binds twice as much per pixel.
+        let wide = side_of(webgpu_tiles(4000, 3000, PAGE_BUDGET_BYTES, default_limit, 2.0, DEFAULT_OVERLAP).unwrap());
+        assert!(2 * largest_binding(wide) <= default_limit, "{wide}");
     }
 }

@@ -17,6 +17,9 @@ use crate::{DeblurError, Photo, TileOptions, TiledDeblur, tile_budget, weights};
 struct Engine {
     device: Device,
     generator: Option<Generator>,
+    /// On WebGPU, the largest buffer the device binds: the smaller of its
+    /// `maxStorageBufferBindingSize` and `maxBufferSize`.
+    binding_limit: Option<u64>,
 }
 
 thread_local! {
@@ -57,8 +60,8 @@ pub async fn init_backend(use_gpu: bool) -> Result<JsValue, JsValue> {
     if use_gpu {
         open_gpu_cache().await;
         match start_webgpu().await {
-            Ok((device, adapter)) => {
-                ENGINE.set(Some(Engine { device, generator: None }));
+            Ok((device, adapter, binding_limit)) => {
+                ENGINE.set(Some(Engine { device, generator: None, binding_limit: Some(binding_limit) }));
                 return Ok(object(&[
                     ("backend", "webgpu".into()),
                     ("adapter", adapter.into()),
@@ -72,6 +75,7 @@ pub async fn init_backend(use_gpu: bool) -> Result<JsValue, JsValue> {
     ENGINE.set(Some(Engine {
         device: Device::flex(),
         generator: None,
+        binding_limit: None,
     }));
     let threads = cpu_threads();
     let adapter = match threads {
@@ -86,9 +90,10 @@ pub async fn init_backend(use_gpu: bool) -> Result<JsValue, JsValue> {
     ]))
 }
 
-/// WebGPU's device and the adapter's name, or why it could not start.
+/// WebGPU's device, the adapter's name and the largest buffer the device binds, or why it
+/// could not start.
 #[cfg(feature = "webgpu")]
-async fn start_webgpu() -> Result<(Device, String), String> {
+async fn start_webgpu() -> Result<(Device, String, u64), String> {
     let (device, setup) = Device::wgpu_options()
         .init_with_setup_async()
         .await
@@ -99,11 +104,13 @@ async fn start_webgpu() -> Result<(Device, String), String> {
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join(" · ");
-    Ok((device, adapter))
+    let limits = setup.device.limits();
+    let binding_limit = u64::from(limits.max_storage_buffer_binding_size).min(limits.max_buffer_size);
+    Ok((device, adapter, binding_limit))
 }
 
 #[cfg(not(feature = "webgpu"))]
-async fn start_webgpu() -> Result<(Device, String), String> {
+async fn start_webgpu() -> Result<(Device, String, u64), String> {
     Err("this build of the page has no WebGPU".into())
 }
 
@@ -133,9 +140,11 @@ pub fn tuned_kernels() -> f64 {
     0.0
 }
 
-/// Runs the generator once on a `side`² tile of mid-grey (by default the side of the WebGPU
-/// path's tiles), exactly as a photo's tiles of that side run, so that the device compiles its
-/// kernels (and on a first visit tunes them) while the person is still choosing a photo.
+/// Runs the generator once on a `side`² tile of mid-grey (by default 256²), exactly as a
+/// photo's tile of that side runs, so that the device compiles its kernels (and on a first
+/// visit tunes them for that size) while the person is still choosing a photo. Tiles of other
+/// sizes reuse the compiled kernels; burn tunes their shapes at their first photo, and keeps
+/// the results (see [`open_gpu_cache`]).
 #[wasm_bindgen(js_name = warmUp)]
 pub async fn warm_up(side: Option<usize>) -> Result<(), JsValue> {
     let (generator, device) = loaded()?;
@@ -187,11 +196,11 @@ pub fn load_weights(bytes: &[u8]) -> Result<String, JsValue> {
 
 /// Deblurs a JPEG, PNG or WebP photo into a PNG of the same size.
 ///
-/// Tiles: `tile_size`² overlapping by `overlap` when a tile size is given; else, on the CPU,
-/// the whole photo when its working memory fits `budget_bytes` (by default
-/// [`tile_budget::PAGE_CPU_BUDGET_BYTES`]) and the largest tiles that fit otherwise
-/// ([`tile_budget::tiles_within`], as the `deblur` command does), and on WebGPU
-/// tiles of 256 (the size tested on WebGPU here; burn there reports no progress within a tile).
+/// Tiles: `tile_size`² overlapping by `overlap` when a tile size is given; else the whole photo
+/// when its working memory fits `budget_bytes` (by default [`tile_budget::PAGE_BUDGET_BYTES`])
+/// and the largest tiles that fit otherwise ([`tile_budget::tiles_within`], as the `deblur`
+/// command does), on WebGPU also within the buffers the device binds
+/// ([`tile_budget::webgpu_tiles`]; burn there reports no progress within a tile).
 ///
 /// `on_progress(done, total, band)` is awaited between the CPU engine's layers and after every
 /// tile; a promise resolving to `false` cancels. `done` counts tiles, with the part of the
@@ -209,18 +218,19 @@ pub async fn deblur(
     on_progress: Function,
 ) -> Result<JsValue, JsValue> {
     let (generator, device) = loaded()?;
+    let binding_limit = ENGINE.with_borrow(|engine| engine.as_ref().and_then(|engine| engine.binding_limit));
     let photo = Photo::decode_with_limit(&image, max_pixels as u64).map_err(error)?;
     drop(image);
     let (width, height) = (photo.width() as usize, photo.height() as usize);
-    let options = match tile_size {
-        Some(tile_size) => TileOptions::new(tile_size, overlap),
-        None if device == Device::flex() => {
+    let width_factor = tile_budget::width_factor(&generator);
+    let budget = budget_bytes.map_or(tile_budget::PAGE_BUDGET_BYTES, |bytes| bytes as usize);
+    let options = match (tile_size, binding_limit) {
+        (Some(tile_size), _) => TileOptions::new(tile_size, overlap),
+        (None, Some(binding_limit)) => tile_budget::webgpu_tiles(width, height, budget, binding_limit, width_factor, overlap),
+        (None, None) => {
             let bytes_per_pixel = tile_budget::bytes_per_pixel(&generator, &device, crate::Engine::Auto);
-            let width_factor = tile_budget::width_factor(&generator);
-            let budget = budget_bytes.map_or(tile_budget::PAGE_CPU_BUDGET_BYTES, |bytes| bytes as usize);
             tile_budget::tiles_within(width, height, budget, bytes_per_pixel, width_factor, overlap)
         }
-        None => TileOptions::new(DEFAULT_TILE_SIZE, overlap),
     }
     .map_err(error)?;
     // The colours move into the job (no copy of a possibly 12-megapixel photo); alpha waits.

@@ -170,11 +170,13 @@ $('download-all').addEventListener('click', async () => {
     button.disabled = finished().length === 0;
   }
 });
-/** `?memory=MiB`: the CPU path's working memory, for devices with less to spare (or more). */
+/** `?memory=MiB`: the network's working memory, for devices with less to spare (or more). */
 const memoryBytes = Number(params.get('memory')) > 0 ? Number(params.get('memory')) * 2 ** 20 : undefined;
 /** `?warmup=side`: the WebGPU warm-up's tile side (0: none), for tests and benchmarks. */
 const warmUpSide = /^\d+$/.test(params.get('warmup') ?? '') ? Number(params.get('warmup')) : undefined;
-const engineOptions = (model) => ({ useGpu: params.get('backend') !== 'cpu', model, memoryBytes, warmUpSide });
+/** `?tile=side`: square tiles of that side instead of the worker's choice by memory. */
+const tileSize = /^\d+$/.test(params.get('tile') ?? '') ? Number(params.get('tile')) : undefined;
+const engineOptions = (model) => ({ useGpu: params.get('backend') !== 'cpu', model, memoryBytes, tileSize, warmUpSide });
 $('model').addEventListener('change', () => startEngine(engineOptions($('model').value)));
 
 // "Open with" from the system (manifest file_handlers): the files arrive through the launch queue.

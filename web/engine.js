@@ -1,9 +1,10 @@
 // The deblurring engine seen from the page: starts the inference worker (worker.js), runs one
 // photo at a time through it and turns its messages into promises and progress callbacks.
 
-/** Pixels shared by neighbouring tiles. The worker chooses the tiles: on the CPU, the whole
- *  photo when the network's working memory for it fits a budget (512 MiB unless the page gives
- *  one: `deblur` in src/wasm.rs), else the largest tiles that fit; on WebGPU, tiles of 256². */
+/** Pixels shared by neighbouring tiles. The worker chooses the tiles unless the page gives a
+ *  side: the whole photo when the network's working memory for it fits a budget (512 MiB
+ *  unless the page gives one: `deblur` in src/wasm.rs), else the largest tiles that fit, on
+ *  WebGPU also within the largest buffer the device binds. */
 const OVERLAP = 64;
 /** Largest photo accepted: 48 megapixels. */
 const MAX_PIXELS = 48_000_000;
@@ -23,9 +24,10 @@ export function onEngineStatus(listener) {
 }
 
 /** Starts (or restarts) the worker and loads the weights; resolves with its 'ready' message.
- *  `memoryBytes` replaces the CPU path's memory budget. On WebGPU the worker then warms the
- *  kernels up on a tile of `warmUpSide`² (the WebGPU tiles' side when not given; 0: none). */
-export function startEngine({ useGpu, model, memoryBytes, warmUpSide }) {
+ *  `memoryBytes` replaces the memory budget, `tileSize` the worker's choice of tiles (squares
+ *  of that side). On WebGPU the worker then warms the kernels up on a tile of `warmUpSide`²
+ *  (256² when not given; 0: none). */
+export function startEngine({ useGpu, model, memoryBytes, tileSize, warmUpSide }) {
   worker?.terminate();
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   onStatus({ state: 'starting' });
@@ -52,7 +54,7 @@ export function startEngine({ useGpu, model, memoryBytes, warmUpSide }) {
   });
   ready.catch(() => {});
   worker.postMessage({ type: 'init', useGpu, model, warmUpSide });
-  startEngine.options = { useGpu, model, memoryBytes, warmUpSide };
+  startEngine.options = { useGpu, model, memoryBytes, tileSize, warmUpSide };
   return ready;
 }
 
@@ -97,7 +99,7 @@ export async function deblur(bytes, onProgress) {
     running = { id: nextId++, resolve, reject, onProgress };
     worker.postMessage(
       { type: 'deblur', id: running.id, bytes, overlap: OVERLAP, maxPixels: MAX_PIXELS,
-        memoryBytes: startEngine.options.memoryBytes },
+        memoryBytes: startEngine.options.memoryBytes, tileSize: startEngine.options.tileSize },
       [bytes],
     );
   });

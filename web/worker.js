@@ -91,7 +91,7 @@ async function start({ useGpu, model, threads }) {
   };
 }
 
-/** Runs one tile of `side`² (the WebGPU path's tiles when not given) through the network while
+/** Runs one tile of `side`² (256² when not given) through the network while
  *  no photo is chosen yet, so that the first photo finds its kernels compiled and tuned; burn
  *  keeps the tuning in OPFS, so a later visit skips it. Posts 'warm' with its duration and the
  *  tuned kernels found in the cache before and after it. A failed warm-up is only reported: the
