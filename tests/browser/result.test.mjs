@@ -65,9 +65,9 @@ for (const webgpu of [true, false]) {
   const backend = webgpu ? 'webgpu' : 'cpu';
   describe(`the progressive result (${webgpu ? 'WebGPU' : 'CPU fallback'})`, () => {
     let server, browser, page;
-    // One tile per band: on WebGPU tiles of 256 rows (?tile=256) overlapping by 64, 3 bands of
-    // 32×256 on SwiftShader (slow); on the CPU, within 24 MiB (?memory=24), 6 bands of 200×288 (enough
-    // left after the first band for a Cancel to arrive, on two threads).
+    // One tile per band: on WebGPU tiles of 256 rows (?tile=256) overlapping by 64, 3 bands
+    // of 32×256 on SwiftShader (slow); on the CPU, within 24 MiB (?memory=24), 6 bands of
+    // 200×288 (enough left after the first band for a Cancel to arrive, on two threads).
     const [width, height, tiles] = webgpu ? [32, 520, 3] : [200, 1400, 6];
     const tall = tempFile('tall.png', testPhoto(width, height, 7));
     const summary = new RegExp(`^${width}×${height} · ${tiles} tiles`);
