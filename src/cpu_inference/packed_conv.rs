@@ -11,8 +11,9 @@ use super::lanes::F32x4;
 /// Output channels of a register tile: two vectors.
 pub const CHANNELS: usize = 8;
 
-/// Pixels of a register tile.
+/// Pixels of a register tile (the tails of [`PackedKernel::run`] take up to 3).
 pub const PIXELS: usize = 4;
+const _: () = assert!(PIXELS == 4, "PackedKernel::run computes tails of 1 to 3 pixels");
 
 /// Pixels computed against one block of [`CHANNELS`] before the next block: the block's packed
 /// weights (36 KiB for a 3×3 convolution of 128 channels) stay in the L1 cache meanwhile, and
@@ -87,8 +88,6 @@ impl PackedKernel {
                     if tail > 0 {
                         let (from, to) = tile_at(pixel);
                         match tail {
-                            5 => tile::<5>(&geometry, from, weights.as_ptr(), to, lanes),
-                            4 => tile::<4>(&geometry, from, weights.as_ptr(), to, lanes),
                             3 => tile::<3>(&geometry, from, weights.as_ptr(), to, lanes),
                             2 => tile::<2>(&geometry, from, weights.as_ptr(), to, lanes),
                             _ => tile::<1>(&geometry, from, weights.as_ptr(), to, lanes),
