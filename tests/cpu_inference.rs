@@ -6,7 +6,7 @@ mod common;
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Device, Distribution, Tensor};
-use deblurgan::cpu_inference::CpuGenerator;
+use deblurgan::cpu_inference::{BlockConvs, CpuGenerator};
 use deblurgan::model::{GeneratorConfig, GeneratorVariant, NormKind};
 use deblurgan::{Engine, TileOptions, deblur_rgb_on};
 
@@ -47,15 +47,19 @@ fn the_cpu_engine_computes_what_burn_computes() {
     ];
     for (name, config) in configs {
         let generator = config.init(&device).map(&mut Randomise);
-        let compiled = CpuGenerator::compile(&generator).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The blocks' 32 channels come in fours: Winograd computes them where asked.
+        let compiled = [BlockConvs::Direct, BlockConvs::Winograd]
+            .map(|block_convs| CpuGenerator::compile_with(&generator, block_convs).unwrap_or_else(|e| panic!("{name}: {e}")));
         for [height, width] in [[36, 52], [8, 8], [64, 12]] {
             let input = Tensor::<4>::random([1, 3, height, width], Distribution::Uniform(-1.0, 1.0), &device);
             let planar = input.to_data().try_into_vec_as::<f32>().unwrap();
             let expected = generator.forward(input).into_data().try_into_vec_as::<f32>().unwrap();
-            let got = compiled.forward(&planar, width, height);
-            assert_eq!(got.len(), expected.len());
-            let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-            assert!(worst < 1e-4, "{name} at {width}×{height}: differs by up to {worst}");
+            for (compiled, block_convs) in compiled.iter().zip([BlockConvs::Direct, BlockConvs::Winograd]) {
+                let got = compiled.forward(&planar, width, height);
+                assert_eq!(got.len(), expected.len());
+                let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                assert!(worst < 1e-4, "{name} ({block_convs:?} blocks) at {width}×{height}: differs by up to {worst}");
+            }
             // Random weights change the image: the comparison is not between two identities.
             let change = expected.iter().zip(&planar).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             assert!(change > 0.05, "{name}: the generator leaves its input as it is ({change})");

@@ -5,20 +5,18 @@
 //! last too; gemm's vectors then run along the output channels (its long side) and read the map
 //! as it is, unpacked. Convolutions to fewer channels than a vector holds (the head's 3) are
 //! [`super::NarrowConv`]'s. The page's wasm runs the same products on
-//! [`super::packed_conv`]'s kernel instead of gemm's.
+//! `packed_conv`'s kernel instead of gemm's, and 3×3 stride-1 ones by [`Winograd`] where asked
+//! ([`Conv::winograd`]).
 
 use std::ops::Range;
 
+use super::winograd::Winograd;
+
 /// A convolution ready for the engine: normalisation folded in, each kernel row a gemm
-/// right-hand side.
+/// right-hand side, or 3×3 stride-1 ones by [`Winograd`]'s transform.
 #[derive(Debug, Clone)]
 pub struct Conv {
-    /// `kernel_rows[ky]`: `[kw · cin, cout]` row-major (row `kx · cin + ci`, column `co`).
-    #[cfg(not(target_arch = "wasm32"))]
-    kernel_rows: Vec<Vec<f32>>,
-    /// The kernel for the page's wasm.
-    #[cfg(target_arch = "wasm32")]
-    packed: super::packed_conv::PackedKernel,
+    method: Method,
     /// One per output channel.
     pub bias: Vec<f32>,
     /// Kernel height and width.
@@ -31,12 +29,24 @@ pub struct Conv {
     pub stride: usize,
 }
 
+/// How a [`Conv`] computes.
+#[derive(Debug, Clone)]
+enum Method {
+    /// `kernel_rows[ky]`: `[kw · cin, cout]` row-major (row `kx · cin + ci`, column `co`).
+    #[cfg(not(target_arch = "wasm32"))]
+    Direct { kernel_rows: Vec<Vec<f32>> },
+    /// The kernel for the page's wasm.
+    #[cfg(target_arch = "wasm32")]
+    Direct { packed: super::packed_conv::PackedKernel },
+    Winograd(Box<Winograd>),
+}
+
 /// Output rows computed by [`Conv::compute`], channels last: the band's pixel (`row`, `x`) has
 /// its `cout` values at `(row · row_pitch + x) · cout`.
 pub struct Band<'a> {
-    values: &'a [f32],
-    row_pitch: usize,
-    cout: usize,
+    pub(super) values: &'a [f32],
+    pub(super) row_pitch: usize,
+    pub(super) cout: usize,
 }
 
 impl Band<'_> {
@@ -49,35 +59,85 @@ impl Band<'_> {
 }
 
 impl Conv {
-    /// A convolution from burn's layout: `weight` `[cout, cin, kh, kw]` flattened, `bias` one per
-    /// output channel.
+    /// A 3×3 stride-1 convolution computed by [`Winograd`]'s transform (it must
+    /// [apply](Winograd::applies)); `weight` and `bias` as for [`Conv::new`].
+    pub fn winograd(weight: &[f32], shape: [usize; 4], bias: Vec<f32>) -> Self {
+        let [cout, cin, kh, kw] = shape;
+        assert_eq!(bias.len(), cout, "one bias per output channel");
+        let method = Method::Winograd(Box::new(Winograd::new(weight, shape)));
+        Self { method, bias, kernel: [kh, kw], cin, cout, stride: 1 }
+    }
+
+    /// A convolution from burn's layout, computed directly: `weight` `[cout, cin, kh, kw]`
+    /// flattened, `bias` one per output channel.
     pub fn new(weight: &[f32], [cout, cin, kh, kw]: [usize; 4], bias: Vec<f32>, stride: usize) -> Self {
         assert_eq!(weight.len(), cout * cin * kh * kw, "kernel of {cout}×{cin}×{kh}×{kw}");
         assert_eq!(bias.len(), cout, "one bias per output channel");
         #[cfg(not(target_arch = "wasm32"))]
-        let kernel_rows = (0..kh)
-            .map(|ky| {
-                let mut rows = vec![0.0; kw * cin * cout];
-                for co in 0..cout {
-                    for ci in 0..cin {
-                        for kx in 0..kw {
-                            rows[(kx * cin + ci) * cout + co] = weight[((co * cin + ci) * kh + ky) * kw + kx];
+        let method = Method::Direct {
+            kernel_rows: (0..kh)
+                .map(|ky| {
+                    let mut rows = vec![0.0; kw * cin * cout];
+                    for co in 0..cout {
+                        for ci in 0..cin {
+                            for kx in 0..kw {
+                                rows[(kx * cin + ci) * cout + co] = weight[((co * cin + ci) * kh + ky) * kw + kx];
+                            }
                         }
                     }
-                }
-                rows
-            })
-            .collect();
-        Self {
-            #[cfg(not(target_arch = "wasm32"))]
-            kernel_rows,
+                    rows
+                })
+                .collect(),
+        };
+        #[cfg(target_arch = "wasm32")]
+        let method = Method::Direct { packed: super::packed_conv::PackedKernel::new(weight, [cout, cin, kh, kw]) };
+        Self { method, bias, kernel: [kh, kw], cin, cout, stride }
+    }
+
+    /// Output rows a band should hold a multiple of (bands end where tiles end): 4 for
+    /// [`Winograd`]'s tiles, else 1.
+    pub fn row_multiple(&self) -> usize {
+        match self.method {
+            Method::Winograd(_) => super::winograd::TILE,
+            Method::Direct { .. } => 1,
+        }
+    }
+
+    /// For a 1×1 convolution: `out[p · cout + co]` = the sum over `ci` of
+    /// `lhs[p · cin + ci] · weight(co, ci)`, for the `pixels` pixels `p` (bias not added).
+    pub fn product(&self, lhs: &[f32], pixels: usize, out: &mut [f32]) {
+        let (cin, cout) = (self.cin, self.cout);
+        assert_eq!(self.kernel, [1, 1], "a product is a 1×1 convolution");
+        assert!(lhs.len() >= pixels * cin && out.len() >= pixels * cout, "{pixels} pixels of {cin} → {cout} channels");
+        match &self.method {
             #[cfg(target_arch = "wasm32")]
-            packed: super::packed_conv::PackedKernel::new(weight, [cout, cin, kh, kw]),
-            bias,
-            kernel: [kh, kw],
-            cin,
-            cout,
-            stride,
+            Method::Direct { packed } => packed.run(lhs, 0, 0, cin, pixels, out),
+            #[cfg(not(target_arch = "wasm32"))]
+            // SAFETY: `lhs` holds `pixels · cin` values and `out` `pixels · cout` (checked above).
+            Method::Direct { kernel_rows } => unsafe {
+                gemm::gemm(
+                    pixels,
+                    cout,
+                    cin,
+                    out.as_mut_ptr(),
+                    1,
+                    cout as isize,
+                    false,
+                    lhs.as_ptr(),
+                    1,
+                    cin as isize,
+                    kernel_rows[0].as_ptr(),
+                    1,
+                    cout as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            },
+            Method::Winograd(_) => unreachable!("1×1 convolutions are direct"),
         }
     }
 
@@ -93,6 +153,16 @@ impl Conv {
         out_width: usize,
         scratch: &'a mut Vec<f32>,
     ) -> Band<'a> {
+        #[cfg(not(target_arch = "wasm32"))]
+        let kernel_rows = match &self.method {
+            Method::Winograd(winograd) => return winograd.compute(input, offset, rows, out_width, scratch),
+            Method::Direct { kernel_rows } => kernel_rows,
+        };
+        #[cfg(target_arch = "wasm32")]
+        let packed = match &self.method {
+            Method::Winograd(winograd) => return winograd.compute(input, offset, rows, out_width, scratch),
+            Method::Direct { packed } => packed,
+        };
         assert_eq!(input.channels, self.cin, "input channels");
         assert!(!rows.is_empty() && out_width > 0, "an empty band");
         let (stride, cin, cout) = (self.stride, self.cin, self.cout);
@@ -114,13 +184,13 @@ impl Conv {
         for &(row, dst_offset, m) in &runs {
             let start = input.padded_index(stride * row + offset[0], offset[1]);
             let out = &mut scratch[dst_offset * cout..(dst_offset + m) * cout];
-            self.packed.run(&input.data, start, pitch * cin, stride * cin, m, out);
+            packed.run(&input.data, start, pitch * cin, stride * cin, m, out);
         }
         // gemm: a product per kernel row, each adding to the last (`ky > 0`); `k` values a pixel.
         #[cfg(not(target_arch = "wasm32"))]
         let k = self.kernel[1] * cin;
         #[cfg(not(target_arch = "wasm32"))]
-        for (ky, rhs) in self.kernel_rows.iter().enumerate() {
+        for (ky, rhs) in kernel_rows.iter().enumerate() {
             for &(row, dst_offset, m) in &runs {
                 let start = input.padded_index(stride * row + ky + offset[0], offset[1]);
                 // The last value read: pixel m - 1's kernel row ends k values after its start.

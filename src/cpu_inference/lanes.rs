@@ -1,9 +1,10 @@
 //! Four `f32` lanes: one WebAssembly SIMD128 vector in the page's wasm, a plain array elsewhere
-//! (where [`super::packed_conv`] is only run by the tests; native builds use gemm's AVX kernels).
+//! (where [`super::packed_conv`] is only run by the tests; native builds use gemm's AVX kernels)
+//! and natively for [`super::winograd`]'s transforms, which the compiler vectorises.
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod imp {
-    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_load32_splat, v128_store};
+    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, f32x4_sub, v128, v128_load, v128_load32_splat, v128_store};
 
     /// Four `f32` lanes in one SIMD128 vector.
     #[derive(Clone, Copy)]
@@ -42,6 +43,24 @@ mod imp {
             Self(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
         }
 
+        /// `self + other`, lane by lane.
+        #[inline(always)]
+        pub fn add(self, other: Self) -> Self {
+            Self(f32x4_add(self.0, other.0))
+        }
+
+        /// `self - other`, lane by lane.
+        #[inline(always)]
+        pub fn sub(self, other: Self) -> Self {
+            Self(f32x4_sub(self.0, other.0))
+        }
+
+        /// `self · factor`, lane by lane.
+        #[inline(always)]
+        pub fn scale(self, factor: f32) -> Self {
+            Self(f32x4_mul(self.0, f32x4_splat(factor)))
+        }
+
         /// Writes the four values to `at`.
         ///
         /// # Safety
@@ -55,6 +74,8 @@ mod imp {
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+// `splat` and `mul_add` are packed_conv's, which natively only its tests compile.
+#[allow(dead_code)]
 mod imp {
     /// Four `f32` lanes in an array.
     #[derive(Clone, Copy)]
@@ -90,6 +111,24 @@ mod imp {
         #[inline(always)]
         pub fn mul_add(self, a: Self, b: Self) -> Self {
             Self(std::array::from_fn(|lane| self.0[lane] + a.0[lane] * b.0[lane]))
+        }
+
+        /// `self + other`, lane by lane.
+        #[inline(always)]
+        pub fn add(self, other: Self) -> Self {
+            Self(std::array::from_fn(|lane| self.0[lane] + other.0[lane]))
+        }
+
+        /// `self - other`, lane by lane.
+        #[inline(always)]
+        pub fn sub(self, other: Self) -> Self {
+            Self(std::array::from_fn(|lane| self.0[lane] - other.0[lane]))
+        }
+
+        /// `self · factor`, lane by lane.
+        #[inline(always)]
+        pub fn scale(self, factor: f32) -> Self {
+            Self(self.0.map(|value| value * factor))
         }
 
         /// Writes the four values to `at`.

@@ -7,7 +7,10 @@
 //! convolution before it, bias, ReLU, skip and residual additions are applied as each band of
 //! rows leaves the matrix product, and borders are mirrored in place. Nearest ×2 upsampling
 //! followed by a 3×3 convolution is computed as four 2×2 convolutions of the small map, one per
-//! output pixel phase (4/9 of the multiply-adds). Bands of output rows run on all cores.
+//! output pixel phase (4/9 of the multiply-adds). In the page's wasm the residual blocks'
+//! 3×3 convolutions run by Winograd's F(4×4, 3×3) ([`winograd`], a quarter of their
+//! multiply-adds); natively gemm computes them directly ([`BlockConvs`]). Bands of output rows
+//! run on all cores.
 //!
 //! It computes the same function as [`Generator::forward`] (to rounding, 1e-4 in the tests) for
 //! the generators with nearest-neighbour upsampling and BatchNorm or no normalisation (every
@@ -16,13 +19,13 @@
 
 mod conv;
 mod feature_map;
-// The page's convolution kernel, compiled natively for its tests only (natively gemm runs).
-#[cfg(any(target_arch = "wasm32", test))]
 mod lanes;
 mod narrow_conv;
+// The page's convolution kernel, compiled natively for its tests only (natively gemm runs).
 #[cfg(any(target_arch = "wasm32", test))]
 mod packed_conv;
 mod pool;
+mod winograd;
 
 use std::cell::RefCell;
 use std::pin::pin;
@@ -56,7 +59,9 @@ enum Output {
 /// Nearest-neighbour ×2 upsampling then a 3×3 convolution with zero padding 1, as four 2×2
 /// convolutions of the small map: output pixel (2i + py, 2j + px) sees the small map's rows
 /// i - 1 + py, i + py and columns j - 1 + px, j + px, with the 3×3 kernel's taps summed where
-/// they fall on the same small pixel.
+/// they fall on the same small pixel. (The four as 3×3 kernels over one Winograd transform of
+/// the small map, 9 multiply-adds against 16, made the page's CPU path slower: see
+/// docs/benchmarks.md, 2026-12-03.)
 #[derive(Debug, Clone)]
 struct SubpixelConv {
     /// Indexed by `2 py + px`.
@@ -147,6 +152,23 @@ fn fold(name: &str, conv: &Conv2d, norm: Option<&Norm>, kernel: usize, stride: u
     Ok(Folded { weight, shape, bias })
 }
 
+/// How the residual blocks' 3×3 convolutions are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockConvs {
+    /// Directly: gemm natively, `packed_conv`'s kernel in the wasm.
+    Direct,
+    /// By [`winograd`]'s F(4×4, 3×3) transform: a quarter of the multiply-adds, where the
+    /// channels come in fours.
+    Winograd,
+}
+
+impl BlockConvs {
+    /// What [`CpuGenerator::compile`] takes: Winograd in the wasm, where SIMD128's four lanes
+    /// make the multiply-adds the cost; direct natively, where gemm's AVX-512 kernel on the
+    /// small products of a tile chunk was no faster (docs/benchmarks.md, 2026-12-03).
+    pub const FOR_THIS_TARGET: Self = if cfg!(target_arch = "wasm32") { Self::Winograd } else { Self::Direct };
+}
+
 /// [`fold`], ready to run.
 fn fold_conv(name: &str, conv: &Conv2d, norm: Option<&Norm>, kernel: usize, stride: usize, padding: usize) -> Result<Conv, Unsupported> {
     let Folded { weight, shape, bias } = fold(name, conv, norm, kernel, stride, padding)?;
@@ -185,8 +207,22 @@ fn subpixel(name: &str, upsample: &Upsample) -> Result<SubpixelConv, Unsupported
 }
 
 impl CpuGenerator {
-    /// Compiles `generator` (its weights are read once: later changes to it are not seen).
+    /// Compiles `generator` (its weights are read once: later changes to it are not seen), its
+    /// blocks computed as [`BlockConvs::FOR_THIS_TARGET`].
     pub fn compile(generator: &Generator) -> Result<Self, Unsupported> {
+        Self::compile_with(generator, BlockConvs::FOR_THIS_TARGET)
+    }
+
+    /// [`CpuGenerator::compile`], the residual blocks' convolutions computed as `block_convs`
+    /// says (directly where Winograd does not [apply](winograd::Winograd::applies)).
+    pub fn compile_with(generator: &Generator, block_convs: BlockConvs) -> Result<Self, Unsupported> {
+        let block_conv = |conv: &Conv2d, norm: &Norm| {
+            let Folded { weight, shape, bias } = fold("residual block", conv, Some(norm), 3, 1, 0)?;
+            Ok(match block_convs {
+                BlockConvs::Winograd if winograd::Winograd::applies(shape, 1) => Conv::winograd(&weight, shape, bias),
+                _ => Conv::new(&weight, shape, bias, 1),
+            })
+        };
         let output = match generator.variant {
             GeneratorVariant::Keras => Output::Halved,
             GeneratorVariant::Residual | GeneratorVariant::Official => Output::Clamped,
@@ -195,10 +231,7 @@ impl CpuGenerator {
             .blocks
             .iter()
             .map(|block| {
-                Ok([
-                    fold_conv("residual block", &block.conv1, Some(&block.norm1), 3, 1, 0)?,
-                    fold_conv("residual block", &block.conv2, Some(&block.norm2), 3, 1, 0)?,
-                ])
+                Ok([block_conv(&block.conv1, &block.norm1)?, block_conv(&block.conv2, &block.norm2)?])
             })
             .collect::<Result<_, Unsupported>>()?;
         Ok(Self {
@@ -370,7 +403,8 @@ fn run(phases: &[(&Conv, [usize; 2])], step: usize, input: &FeatureMap, output: 
     if let Epilogue::Relu { skip: Some(skip) } = epilogue {
         assert_eq!((skip.height, skip.width, skip.channels), (output.height, output.width, channels), "skip size");
     }
-    let band_rows = band_rows(rows, width);
+    // Bands end where Winograd's tiles end.
+    let band_rows = band_rows(rows, width).next_multiple_of(conv.row_multiple());
     for_each_band(output.image_rows_mut(), band_rows * step * pitch * channels, |band_index, band_out| {
         let first = band_index * band_rows;
         let band = first..(first + band_rows).min(rows);
