@@ -32,14 +32,18 @@ pub struct Conv {
 /// How a [`Conv`] computes.
 #[derive(Debug, Clone)]
 enum Method {
-    /// `kernel_rows[ky]`: `[kw · cin, cout]` row-major (row `kx · cin + ci`, column `co`).
-    #[cfg(not(target_arch = "wasm32"))]
-    Direct { kernel_rows: Vec<Vec<f32>> },
-    /// The kernel for the page's wasm.
-    #[cfg(target_arch = "wasm32")]
-    Direct { packed: super::packed_conv::PackedKernel },
+    Direct(DirectKernel),
     Winograd(Box<Winograd>),
 }
+
+/// The weights of a directly computed convolution, natively: `kernel_rows[ky]` is
+/// `[kw · cin, cout]` row-major (row `kx · cin + ci`, column `co`), a gemm right-hand side.
+#[cfg(not(target_arch = "wasm32"))]
+type DirectKernel = Vec<Vec<f32>>;
+
+/// The weights of a directly computed convolution, in the page's wasm.
+#[cfg(target_arch = "wasm32")]
+type DirectKernel = super::packed_conv::PackedKernel;
 
 /// Output rows computed by [`Conv::compute`], channels last: the band's pixel (`row`, `x`) has
 /// its `cout` values at `(row · row_pitch + x) · cout`.
@@ -74,24 +78,22 @@ impl Conv {
         assert_eq!(weight.len(), cout * cin * kh * kw, "kernel of {cout}×{cin}×{kh}×{kw}");
         assert_eq!(bias.len(), cout, "one bias per output channel");
         #[cfg(not(target_arch = "wasm32"))]
-        let method = Method::Direct {
-            kernel_rows: (0..kh)
-                .map(|ky| {
-                    let mut rows = vec![0.0; kw * cin * cout];
-                    for co in 0..cout {
-                        for ci in 0..cin {
-                            for kx in 0..kw {
-                                rows[(kx * cin + ci) * cout + co] = weight[((co * cin + ci) * kh + ky) * kw + kx];
-                            }
+        let kernel = (0..kh)
+            .map(|ky| {
+                let mut rows = vec![0.0; kw * cin * cout];
+                for co in 0..cout {
+                    for ci in 0..cin {
+                        for kx in 0..kw {
+                            rows[(kx * cin + ci) * cout + co] = weight[((co * cin + ci) * kh + ky) * kw + kx];
                         }
                     }
-                    rows
-                })
-                .collect(),
-        };
+                }
+                rows
+            })
+            .collect();
         #[cfg(target_arch = "wasm32")]
-        let method = Method::Direct { packed: super::packed_conv::PackedKernel::new(weight, [cout, cin, kh, kw]) };
-        Self { method, bias, kernel: [kh, kw], cin, cout, stride }
+        let kernel = super::packed_conv::PackedKernel::new(weight, [cout, cin, kh, kw]);
+        Self { method: Method::Direct(kernel), bias, kernel: [kh, kw], cin, cout, stride }
     }
 
     /// Output rows a band should hold a multiple of (bands end where tiles end): 4 for
@@ -99,7 +101,7 @@ impl Conv {
     pub fn row_multiple(&self) -> usize {
         match self.method {
             Method::Winograd(_) => super::winograd::TILE,
-            Method::Direct { .. } => 1,
+            Method::Direct(_) => 1,
         }
     }
 
@@ -109,36 +111,14 @@ impl Conv {
         let (cin, cout) = (self.cin, self.cout);
         assert_eq!(self.kernel, [1, 1], "a product is a 1×1 convolution");
         assert!(lhs.len() >= pixels * cin && out.len() >= pixels * cout, "{pixels} pixels of {cin} → {cout} channels");
-        match &self.method {
-            #[cfg(target_arch = "wasm32")]
-            Method::Direct { packed } => packed.run(lhs, 0, 0, cin, pixels, out),
-            #[cfg(not(target_arch = "wasm32"))]
-            // SAFETY: `lhs` holds `pixels · cin` values and `out` `pixels · cout` (checked above).
-            Method::Direct { kernel_rows } => unsafe {
-                gemm::gemm(
-                    pixels,
-                    cout,
-                    cin,
-                    out.as_mut_ptr(),
-                    1,
-                    cout as isize,
-                    false,
-                    lhs.as_ptr(),
-                    1,
-                    cin as isize,
-                    kernel_rows[0].as_ptr(),
-                    1,
-                    cout as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
-            },
-            Method::Winograd(_) => unreachable!("1×1 convolutions are direct"),
-        }
+        let Method::Direct(kernel) = &self.method else { unreachable!("1×1 convolutions are direct") };
+        #[cfg(target_arch = "wasm32")]
+        kernel.run(lhs, 0, 0, cin, pixels, out);
+        // SAFETY: `lhs` holds `pixels · cin` values and `out` `pixels · cout` (checked above).
+        #[cfg(not(target_arch = "wasm32"))]
+        unsafe {
+            gemm_rows(pixels, cout, cin, out.as_mut_ptr(), false, lhs.as_ptr(), cin, &kernel[0])
+        };
     }
 
     /// Computes the output rows `rows` (each `out_width` pixels wide) of this convolution over
@@ -153,15 +133,9 @@ impl Conv {
         out_width: usize,
         scratch: &'a mut Vec<f32>,
     ) -> Band<'a> {
-        #[cfg(not(target_arch = "wasm32"))]
-        let kernel_rows = match &self.method {
+        let kernel = match &self.method {
             Method::Winograd(winograd) => return winograd.compute(input, offset, rows, out_width, scratch),
-            Method::Direct { kernel_rows } => kernel_rows,
-        };
-        #[cfg(target_arch = "wasm32")]
-        let packed = match &self.method {
-            Method::Winograd(winograd) => return winograd.compute(input, offset, rows, out_width, scratch),
-            Method::Direct { packed } => packed,
+            Method::Direct(kernel) => kernel,
         };
         assert_eq!(input.channels, self.cin, "input channels");
         assert!(!rows.is_empty() && out_width > 0, "an empty band");
@@ -184,13 +158,13 @@ impl Conv {
         for &(row, dst_offset, m) in &runs {
             let start = input.padded_index(stride * row + offset[0], offset[1]);
             let out = &mut scratch[dst_offset * cout..(dst_offset + m) * cout];
-            packed.run(&input.data, start, pitch * cin, stride * cin, m, out);
+            kernel.run(&input.data, start, pitch * cin, stride * cin, m, out);
         }
         // gemm: a product per kernel row, each adding to the last (`ky > 0`); `k` values a pixel.
         #[cfg(not(target_arch = "wasm32"))]
         let k = self.kernel[1] * cin;
         #[cfg(not(target_arch = "wasm32"))]
-        for (ky, rhs) in kernel_rows.iter().enumerate() {
+        for (ky, rhs) in kernel.iter().enumerate() {
             for &(row, dst_offset, m) in &runs {
                 let start = input.padded_index(stride * row + ky + offset[0], offset[1]);
                 // The last value read: pixel m - 1's kernel row ends k values after its start.
@@ -202,31 +176,48 @@ impl Conv {
                 // `dst_offset..dst_offset + m`, `cout` channels: checked above); gemm only reads
                 // the left-hand side, so its overlapping rows alias nothing written.
                 unsafe {
-                    gemm::gemm(
-                        m,
-                        cout,
-                        k,
-                        scratch.as_mut_ptr().add(dst_offset * cout),
-                        1,
-                        cout as isize,
-                        ky > 0,
-                        input.data.as_ptr().add(start),
-                        1,
-                        (stride * cin) as isize,
-                        rhs.as_ptr(),
-                        1,
-                        cout as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        gemm::Parallelism::None,
-                    );
-                }
+                    gemm_rows(m, cout, k, scratch.as_mut_ptr().add(dst_offset * cout), ky > 0, input.data.as_ptr().add(start), stride * cin, rhs)
+                };
             }
         }
         Band { values: &scratch[..plane * cout], row_pitch, cout }
+    }
+}
+
+/// `dst[i · n + j]` (`+=` when `accumulate`) the sum over `l < k` of `lhs[i · lhs_step + l] ·
+/// rhs[l · n + j]`, for `i < m`, `j < n`, on one thread: gemm with `dst` and `rhs` row-major and
+/// the left-hand side's rows `lhs_step` apart (overlapping where `lhs_step < k`).
+///
+/// # Safety
+/// `dst` must hold `m · n` writable values and `lhs` the `(m - 1) · lhs_step + k` values read;
+/// `rhs` is `k · n` values; `dst` must not overlap `lhs`.
+#[cfg(not(target_arch = "wasm32"))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_rows(m: usize, n: usize, k: usize, dst: *mut f32, accumulate: bool, lhs: *const f32, lhs_step: usize, rhs: &[f32]) {
+    debug_assert_eq!(rhs.len(), k * n, "a [{k}, {n}] right-hand side");
+    // SAFETY: the caller's.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            n as isize,
+            accumulate,
+            lhs,
+            1,
+            lhs_step as isize,
+            rhs.as_ptr(),
+            1,
+            n as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
     }
 }
 
