@@ -164,8 +164,9 @@ pub enum BlockConvs {
 
 impl BlockConvs {
     /// What [`CpuGenerator::compile`] takes: Winograd in the wasm, where SIMD128's four lanes
-    /// make the multiply-adds the cost; direct natively, where gemm's AVX-512 kernel on the
-    /// small products of a tile chunk was no faster (docs/benchmarks.md, 2026-12-03).
+    /// make the multiply-adds the cost; direct natively, where Winograd with gemm's AVX-512 kernel
+    /// on the small products of a tile chunk was slower at 256² and about a tenth faster at
+    /// 1280×720, inside the machine's swings (docs/benchmarks.md, 2026-12-03).
     pub const FOR_THIS_TARGET: Self = if cfg!(target_arch = "wasm32") { Self::Winograd } else { Self::Direct };
 }
 
