@@ -2,6 +2,8 @@
 //! implementation serves the browser (where device reads must be awaited) and native code
 //! (which blocks on it).
 
+use std::sync::Arc;
+
 use burn::tensor::Device;
 use image::RgbImage;
 
@@ -9,6 +11,7 @@ use crate::convert::{planar_to_tensor, region_to_planar};
 use crate::cpu_inference::CpuGenerator;
 use crate::model::Generator;
 use crate::photo::Photo;
+use crate::tile_budget;
 use crate::tiling::{Blender, Tile, TileOptions, TilePlan};
 
 /// How far the work has gone: sent after each tile.
@@ -56,7 +59,39 @@ fn cpu_engine_for(generator: &Generator, device: &Device, engine: Engine) -> Opt
         .flatten()
 }
 
-/// The engine chosen for one photo.
+/// A generator ready to run on its device, for any number of photos and tiles: compiled for
+/// the CPU engine where that runs it (compiling folds and packs every kernel, and in the page's
+/// wasm transforms the blocks' kernels for Winograd: done once, not per photo), else burn's
+/// module on the device.
+pub struct PreparedGenerator {
+    runner: Runner,
+    width_factor: f64,
+}
+
+impl PreparedGenerator {
+    /// `generator` on `device`, on the engine `engine` chooses.
+    pub fn new(generator: Generator, device: Device, engine: Engine) -> Self {
+        let width_factor = tile_budget::width_factor(&generator);
+        Self { runner: Runner::new(generator, device, engine), width_factor }
+    }
+
+    /// Whether it runs on the CPU engine.
+    pub fn on_cpu_engine(&self) -> bool {
+        matches!(self.runner, Runner::Cpu(_))
+    }
+
+    /// [`tile_budget::bytes_per_pixel`] of the engine it runs on.
+    pub fn bytes_per_pixel(&self) -> usize {
+        if self.on_cpu_engine() { tile_budget::CPU_ENGINE_BYTES_PER_PIXEL } else { tile_budget::BYTES_PER_PIXEL }
+    }
+
+    /// [`tile_budget::width_factor`] of the generator.
+    pub fn width_factor(&self) -> f64 {
+        self.width_factor
+    }
+}
+
+/// The engine chosen for a generator.
 enum Runner {
     Burn { generator: Generator, device: Device },
     Cpu(Box<CpuGenerator>),
@@ -99,7 +134,7 @@ impl Runner {
 /// A photo being deblurred, one tile per [`TiledDeblur::step`]. It owns what it needs, so a
 /// caller can await between tiles (to report progress, or to let a Cancel arrive).
 pub struct TiledDeblur {
-    runner: Runner,
+    generator: Arc<PreparedGenerator>,
     rgb: RgbImage,
     tiles: Vec<Tile>,
     done: usize,
@@ -114,11 +149,16 @@ impl TiledDeblur {
 
     /// [`TiledDeblur::new`] on the engine given.
     pub fn with_engine(generator: Generator, device: Device, rgb: RgbImage, options: TileOptions, engine: Engine) -> Self {
+        Self::prepared(Arc::new(PreparedGenerator::new(generator, device, engine)), rgb, options)
+    }
+
+    /// [`TiledDeblur::new`] on a generator prepared once for several photos.
+    pub fn prepared(generator: Arc<PreparedGenerator>, rgb: RgbImage, options: TileOptions) -> Self {
         let plan = TilePlan::new(rgb.width() as usize, rgb.height() as usize, options);
         Self {
             tiles: plan.tiles().collect(),
             blender: Blender::new(plan),
-            runner: Runner::new(generator, device, engine),
+            generator,
             rgb,
             done: 0,
         }
@@ -150,7 +190,7 @@ impl TiledDeblur {
         let tile = self.tiles[self.done];
         let (width, height) = tile.input_size();
         let input = region_to_planar(&self.rgb, tile.x as i64, tile.y as i64, width, height);
-        let values = self.runner.run(input, width, height, within_tile).await?;
+        let values = self.generator.runner.run(input, width, height, within_tile).await?;
         self.blender.add(&tile, &values, width);
         self.done += 1;
         Ok(self.progress())

@@ -2,6 +2,7 @@
 //! deblur photo bytes into PNG bytes. All the work is done by the rest of this crate.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use burn::tensor::Device;
 use image::{GrayImage, RgbImage};
@@ -9,14 +10,15 @@ use js_sys::{Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::model::Generator;
 use crate::tiling::DEFAULT_TILE_SIZE;
-use crate::{DeblurError, Photo, TileOptions, TiledDeblur, tile_budget, weights};
+use crate::{DeblurError, Photo, PreparedGenerator, TileOptions, TiledDeblur, tile_budget, weights};
 
 /// The device and the loaded generator, kept for the page's lifetime.
 struct Engine {
     device: Device,
-    generator: Option<Generator>,
+    /// The loaded weights, prepared once for every photo (on the CPU, compiled for the CPU
+    /// engine).
+    generator: Option<Arc<PreparedGenerator>>,
     /// On WebGPU, the largest buffer the device binds: the smaller of its
     /// `maxStorageBufferBindingSize` and `maxBufferSize`.
     binding_limit: Option<u64>,
@@ -147,24 +149,22 @@ pub fn tuned_kernels() -> f64 {
 /// the results (see [`open_gpu_cache`]).
 #[wasm_bindgen(js_name = warmUp)]
 pub async fn warm_up(side: Option<usize>) -> Result<(), JsValue> {
-    let (generator, device) = loaded()?;
+    let generator = loaded()?;
     let side = side.unwrap_or(DEFAULT_TILE_SIZE);
     if !(1..=4096).contains(&side) {
         return Err(error(format!("a warm-up tile of {side}² pixels")));
     }
     let tile = RgbImage::from_pixel(side as u32, side as u32, image::Rgb([128; 3]));
-    crate::deblur_rgb(&generator, &device, &tile, TileOptions::whole_image(), |_| true)
-        .await
-        .map_err(error)?;
+    let mut job = TiledDeblur::prepared(generator, tile, TileOptions::whole_image());
+    job.step().await.map_err(error)?;
     Ok(())
 }
 
-/// The loaded generator and its device.
-fn loaded() -> Result<(Generator, Device), JsValue> {
+/// The loaded generator, prepared for its device.
+fn loaded() -> Result<Arc<PreparedGenerator>, JsValue> {
     ENGINE.with_borrow(|engine| {
         let engine = engine.as_ref().ok_or_else(|| error("initBackend first"))?;
-        let generator = engine.generator.clone().ok_or_else(|| error("loadWeights first"))?;
-        Ok((generator, engine.device.clone()))
+        engine.generator.clone().ok_or_else(|| error("loadWeights first"))
     })
 }
 
@@ -189,7 +189,7 @@ pub fn load_weights(bytes: &[u8]) -> Result<String, JsValue> {
     ENGINE.with_borrow_mut(|engine| {
         let engine = engine.as_mut().ok_or_else(|| error("initBackend first"))?;
         let (generator, config) = weights::load_from_bytes(bytes, &engine.device).map_err(error)?;
-        engine.generator = Some(generator);
+        engine.generator = Some(Arc::new(PreparedGenerator::new(generator, engine.device.clone(), crate::Engine::Auto)));
         Ok(weights::describe(&config))
     })
 }
@@ -217,25 +217,24 @@ pub async fn deblur(
     max_pixels: f64,
     on_progress: Function,
 ) -> Result<JsValue, JsValue> {
-    let (generator, device) = loaded()?;
+    let generator = loaded()?;
     let binding_limit = ENGINE.with_borrow(|engine| engine.as_ref().and_then(|engine| engine.binding_limit));
     let photo = Photo::decode_with_limit(&image, max_pixels as u64).map_err(error)?;
     drop(image);
     let (width, height) = (photo.width() as usize, photo.height() as usize);
-    let width_factor = tile_budget::width_factor(&generator);
+    let width_factor = generator.width_factor();
     let budget = budget_bytes.map_or(tile_budget::PAGE_BUDGET_BYTES, |bytes| bytes as usize);
     let options = match (tile_size, binding_limit) {
         (Some(tile_size), _) => TileOptions::new(tile_size, overlap),
         (None, Some(binding_limit)) => tile_budget::webgpu_tiles(width, height, budget, binding_limit, width_factor, overlap),
         (None, None) => {
-            let bytes_per_pixel = tile_budget::bytes_per_pixel(&generator, &device, crate::Engine::Auto);
-            tile_budget::tiles_within(width, height, budget, bytes_per_pixel, width_factor, overlap)
+            tile_budget::tiles_within(width, height, budget, generator.bytes_per_pixel(), width_factor, overlap)
         }
     }
     .map_err(error)?;
     // The colours move into the job (no copy of a possibly 12-megapixel photo); alpha waits.
     let Photo { rgb, alpha } = photo;
-    let mut job = TiledDeblur::new(generator, device, rgb, options);
+    let mut job = TiledDeblur::prepared(generator, rgb, options);
     let total = job.progress().total;
     let mut reported_rows = 0;
     while !job.is_done() {

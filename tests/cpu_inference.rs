@@ -67,6 +67,28 @@ fn the_cpu_engine_computes_what_burn_computes() {
     }
 }
 
+/// The bundled weights' configuration (32 base channels, six blocks of 128 channels, whose
+/// Winograd transforms carry the largest rounding: F(6×6, 3×3) multiplies by up to 32 · 5.25
+/// on the way), with random weights: the bundled ones barely change a photo yet, so they would
+/// hide the blocks' rounding behind a near-zero head.
+#[test]
+fn the_bundled_configuration_computes_what_burn_computes_both_ways() {
+    let device = Device::flex();
+    device.seed(14);
+    let generator = GeneratorConfig::compact_residual().init(&device).map(&mut Randomise);
+    let (width, height) = (96, 64);
+    let input = Tensor::<4>::random([1, 3, height, width], Distribution::Uniform(-1.0, 1.0), &device);
+    let planar = input.to_data().try_into_vec_as::<f32>().unwrap();
+    let expected = generator.forward(input).into_data().try_into_vec_as::<f32>().unwrap();
+    let change = expected.iter().zip(&planar).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(change > 0.05, "the generator leaves its input as it is ({change})");
+    for block_convs in [BlockConvs::Direct, BlockConvs::Winograd] {
+        let got = CpuGenerator::compile_with(&generator, block_convs).unwrap().forward(&planar, width, height);
+        let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "{block_convs:?} blocks: differ from burn by up to {worst}");
+    }
+}
+
 #[test]
 fn photos_come_out_the_same_on_both_engines() {
     let device = Device::flex();

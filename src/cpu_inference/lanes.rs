@@ -4,7 +4,7 @@
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod imp {
-    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, f32x4_sub, v128, v128_load, v128_load32_splat, v128_store};
+    use core::arch::wasm32::{f32x4_add, f32x4_extract_lane, f32x4_mul, f32x4_splat, f32x4_sub, v128, v128_load, v128_load32_splat, v128_store};
 
     /// Four `f32` lanes in one SIMD128 vector.
     #[derive(Clone, Copy)]
@@ -59,6 +59,13 @@ mod imp {
         #[inline(always)]
         pub fn scale(self, factor: f32) -> Self {
             Self(f32x4_mul(self.0, f32x4_splat(factor)))
+        }
+
+        /// The sum of the four lanes.
+        #[inline(always)]
+        pub fn sum(self) -> f32 {
+            (f32x4_extract_lane::<0>(self.0) + f32x4_extract_lane::<1>(self.0))
+                + (f32x4_extract_lane::<2>(self.0) + f32x4_extract_lane::<3>(self.0))
         }
 
         /// Writes the four values to `at`.
@@ -129,6 +136,12 @@ mod imp {
         #[inline(always)]
         pub fn scale(self, factor: f32) -> Self {
             Self(self.0.map(|value| value * factor))
+        }
+
+        /// The sum of the four lanes, in the order the SIMD128 build adds them.
+        #[inline(always)]
+        pub fn sum(self) -> f32 {
+            (self.0[0] + self.0[1]) + (self.0[2] + self.0[3])
         }
 
         /// Writes the four values to `at`.

@@ -8,7 +8,7 @@
 //! rows leaves the matrix product, and borders are mirrored in place. Nearest ×2 upsampling
 //! followed by a 3×3 convolution is computed as four 2×2 convolutions of the small map, one per
 //! output pixel phase (4/9 of the multiply-adds). In the page's wasm the residual blocks'
-//! 3×3 convolutions run by Winograd's F(4×4, 3×3) ([`winograd`], a quarter of their
+//! 3×3 convolutions run by Winograd's F(6×6, 3×3) ([`winograd`], a fifth of their
 //! multiply-adds); natively gemm computes them directly ([`BlockConvs`]). Bands of output rows
 //! run on all cores.
 //!
@@ -157,7 +157,7 @@ fn fold(name: &str, conv: &Conv2d, norm: Option<&Norm>, kernel: usize, stride: u
 pub enum BlockConvs {
     /// Directly: gemm natively, `packed_conv`'s kernel in the wasm.
     Direct,
-    /// By [`winograd`]'s F(4×4, 3×3) transform: a quarter of the multiply-adds, where the
+    /// By [`winograd`]'s F(6×6, 3×3) transform: a fifth of the multiply-adds, where the
     /// channels come in fours.
     Winograd,
 }

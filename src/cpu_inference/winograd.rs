@@ -1,12 +1,14 @@
 //! 3×3 stride-1 convolutions (the residual blocks', three quarters of the generator's
-//! multiply-adds) by Winograd's minimal filtering F(4×4, 3×3) (Lavin & Gray, "Fast Algorithms
-//! for Convolutional Neural Networks", 2015): each 4×4 tile of output pixels is computed from
-//! the 6×6 input pixels it sees as `Aᵀ [U ⊙ (Bᵀ d B)] A`, where `U = G g Gᵀ` is the kernel `g`
+//! multiply-adds) by Winograd's minimal filtering F(6×6, 3×3) (Lavin & Gray, "Fast Algorithms
+//! for Convolutional Neural Networks", 2015): each 6×6 tile of output pixels is computed from
+//! the 8×8 input pixels it sees as `Aᵀ [U ⊙ (Bᵀ d B)] A`, where `U = G g Gᵀ` is the kernel `g`
 //! transformed once, when the generator is compiled. The element-wise products, summed over
-//! the input channels, are 36 matrix products `[tiles, cin] × [cin, cout]` (one per position of
-//! the 6×6 transform): 36 multiply-adds per input and output channel for 16 pixels, against
-//! 144 written out, a quarter. The transforms are additions and multiplications by small
-//! constants along the channels, a few percent of the work at 128 channels.
+//! the input channels, are 64 matrix products `[tiles, cin] × [cin, cout]` (one per position of
+//! the 8×8 transform): 64 multiply-adds per input and output channel for 36 pixels, against
+//! 324 written out, a fifth. The transforms are additions and multiplications by small
+//! constants along the channels, a few percent of the work at 128 channels. The points are
+//! 0, ±1, ±2, ±1/2 and infinity, with the factors of ±1/2 moved from `G` into `A` as ncnn does
+//! (smaller kernel values, the same products).
 
 use std::ops::Range;
 
@@ -15,29 +17,31 @@ use super::conv::Band;
 use super::{Conv, FeatureMap};
 
 /// Output pixels on a tile's side.
-pub const TILE: usize = 4;
+pub const TILE: usize = 6;
 /// Input pixels on a tile's side: `TILE + 2` (the kernel's reach).
 const INPUT_TILE: usize = TILE + 2;
 /// Positions of the transformed tile: the matrix products per tile chunk.
 const POSITIONS: usize = INPUT_TILE * INPUT_TILE;
 /// Tiles transformed before their products run: the chunk's transformed inputs and products
-/// (36 × 32 × 128 values each at 128 channels, 576 KiB) stay in the L2 cache.
-const CHUNK_TILES: usize = 32;
+/// (64 × 16 × 128 values each at 128 channels, 512 KiB) stay in the L2 cache.
+const CHUNK_TILES: usize = 16;
 
-/// `G`, the kernel transform (6 × 3), for Lavin's points 0, ±1, ±2 and infinity.
+/// `G`, the kernel transform (8 × 3).
 const G: [[f64; 3]; INPUT_TILE] = [
-    [1.0 / 4.0, 0.0, 0.0],
-    [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
-    [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
-    [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
-    [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+    [1.0, 0.0, 0.0],
+    [-2.0 / 9.0, -2.0 / 9.0, -2.0 / 9.0],
+    [-2.0 / 9.0, 2.0 / 9.0, -2.0 / 9.0],
+    [1.0 / 90.0, 1.0 / 45.0, 2.0 / 45.0],
+    [1.0 / 90.0, -1.0 / 45.0, 2.0 / 45.0],
+    [1.0 / 45.0, 1.0 / 90.0, 1.0 / 180.0],
+    [1.0 / 45.0, -1.0 / 90.0, 1.0 / 180.0],
     [0.0, 0.0, 1.0],
 ];
 
-/// A 3×3 stride-1 convolution as 36 matrix products (see the module's documentation).
+/// A 3×3 stride-1 convolution as 64 matrix products (see the module's documentation).
 #[derive(Debug, Clone)]
 pub struct Winograd {
-    /// `products[6 i + j]`: `U[i][j]`, the transformed kernel at position (`i`, `j`), as a 1×1
+    /// `products[8 i + j]`: `U[i][j]`, the transformed kernel at position (`i`, `j`), as a 1×1
     /// convolution from `cin` to `cout` channels.
     products: Vec<Conv>,
     cin: usize,
@@ -53,17 +57,17 @@ impl Winograd {
 
     /// The convolution from burn's layout: `weight` `[cout, cin, 3, 3]` flattened.
     pub fn new(weight: &[f32], shape: [usize; 4]) -> Self {
-        assert!(Self::applies(shape, 1), "Winograd F(4×4, 3×3) takes 3×3 kernels and channels in fours, not {shape:?}");
+        assert!(Self::applies(shape, 1), "Winograd F(6×6, 3×3) takes 3×3 kernels and channels in fours, not {shape:?}");
         let [cout, cin, _, _] = shape;
         let mut transformed = vec![vec![0.0f32; cout * cin]; POSITIONS];
-        for co in 0..cout {
-            for ci in 0..cin {
-                let g = |ky: usize, kx: usize| f64::from(weight[((co * cin + ci) * 3 + ky) * 3 + kx]);
-                for i in 0..INPUT_TILE {
-                    for j in 0..INPUT_TILE {
-                        let u: f64 = (0..9).map(|tap| G[i][tap / 3] * g(tap / 3, tap % 3) * G[j][tap % 3]).sum();
-                        transformed[i * INPUT_TILE + j][co * cin + ci] = u as f32;
-                    }
+        for (at, g) in weight.chunks_exact(9).enumerate() {
+            // `G g` (8 × 3), then `(G g) Gᵀ` (8 × 8).
+            let g_rows: [[f64; 3]; INPUT_TILE] =
+                std::array::from_fn(|i| std::array::from_fn(|kx| (0..3).map(|ky| G[i][ky] * f64::from(g[ky * 3 + kx])).sum()));
+            for (i, row) in g_rows.iter().enumerate() {
+                for (j, g_j) in G.iter().enumerate() {
+                    let u: f64 = row.iter().zip(g_j).map(|(a, b)| a * b).sum();
+                    transformed[i * INPUT_TILE + j][at] = u as f32;
                 }
             }
         }
@@ -119,36 +123,46 @@ impl Winograd {
     }
 }
 
-/// `Bᵀ d`, one column of a tile (6 values in, 6 out).
+/// `Bᵀ d`, one column of a tile (8 values in, 8 out).
 #[inline(always)]
-fn input_column([d0, d1, d2, d3, d4, d5]: [F32x4; INPUT_TILE]) -> [F32x4; INPUT_TILE] {
-    let (d1_plus_d2, d1_minus_d2) = (d1.add(d2), d1.sub(d2));
-    let (d4_minus_d2, d3_minus_d1) = (d4.sub(d2), d3.sub(d1));
+fn input_column([d0, d1, d2, d3, d4, d5, d6, d7]: [F32x4; INPUT_TILE]) -> [F32x4; INPUT_TILE] {
+    let (d4_by_1_25, d3_by_2_5) = (d4.scale(1.25), d3.scale(2.5));
+    let even_1 = d2.add(d6).sub(d4.scale(4.25));
+    let odd_1 = d1.add(d5).sub(d3.scale(4.25));
+    let even_half = d6.add(d2.scale(0.25)).sub(d4_by_1_25);
+    let odd_half = d1.scale(0.5).sub(d3_by_2_5).add(d5.scale(2.0));
+    let even_2 = d6.add(d2.sub(d4_by_1_25).scale(4.0));
+    let odd_2 = d1.scale(2.0).sub(d3_by_2_5).add(d5.scale(0.5));
     [
-        d0.scale(4.0).sub(d2.scale(5.0)).add(d4),
-        d3.add(d4).sub(d1_plus_d2.scale(4.0)),
-        d4.sub(d3).add(d1_minus_d2.scale(4.0)),
-        d4_minus_d2.add(d3_minus_d1.scale(2.0)),
-        d4_minus_d2.sub(d3_minus_d1.scale(2.0)),
-        d1.scale(4.0).sub(d3.scale(5.0)).add(d5),
+        d0.sub(d6).add(d4.sub(d2).scale(5.25)),
+        even_1.add(odd_1),
+        even_1.sub(odd_1),
+        even_half.add(odd_half),
+        even_half.sub(odd_half),
+        even_2.add(odd_2),
+        even_2.sub(odd_2),
+        d7.sub(d1).add(d3.sub(d5).scale(5.25)),
     ]
 }
 
-/// `Aᵀ m`, one column of a transformed tile (6 values in, 4 out).
+/// `Aᵀ m`, one column of a transformed tile (8 values in, 6 out).
 #[inline(always)]
-fn output_column([m0, m1, m2, m3, m4, m5]: [F32x4; INPUT_TILE]) -> [F32x4; TILE] {
+fn output_column([m0, m1, m2, m3, m4, m5, m6, m7]: [F32x4; INPUT_TILE]) -> [F32x4; TILE] {
     let (m1_plus_m2, m1_minus_m2) = (m1.add(m2), m1.sub(m2));
     let (m3_plus_m4, m3_minus_m4) = (m3.add(m4), m3.sub(m4));
+    let (m5_plus_m6, m5_minus_m6) = (m5.add(m6), m5.sub(m6));
     [
-        m0.add(m1_plus_m2).add(m3_plus_m4),
-        m1_minus_m2.add(m3_minus_m4.scale(2.0)),
-        m1_plus_m2.add(m3_plus_m4.scale(4.0)),
-        m1_minus_m2.add(m3_minus_m4.scale(8.0)).add(m5),
+        m0.add(m1_plus_m2).add(m3_plus_m4).add(m5_plus_m6.scale(32.0)),
+        m1_minus_m2.add(m3_minus_m4.scale(2.0)).add(m5_minus_m6.scale(16.0)),
+        m1_plus_m2.add(m3_plus_m4.scale(4.0)).add(m5_plus_m6.scale(8.0)),
+        m1_minus_m2.add(m3_minus_m4.scale(8.0)).add(m5_minus_m6.scale(4.0)),
+        m1_plus_m2.add(m3_plus_m4.scale(16.0)).add(m5_plus_m6.scale(2.0)),
+        m1_minus_m2.add(m3_minus_m4.scale(32.0)).add(m5_minus_m6).add(m7),
     ]
 }
 
-/// Writes `Bᵀ d B` for the 6×6 input pixels whose first is `input`'s stored pixel `origin`
-/// (zeros past the map) as tile `t` of `transformed` (`[36, CHUNK_TILES, cin]`).
+/// Writes `Bᵀ d B` for the 8×8 input pixels whose first is `input`'s stored pixel `origin`
+/// (zeros past the map) as tile `t` of `transformed` (`[64, CHUNK_TILES, cin]`).
 fn transform_input(input: &FeatureMap, [row, column]: [usize; 2], transformed: &mut [f32], t: usize) {
     let cin = input.channels;
     let inside = [
@@ -176,23 +190,23 @@ fn transform_input(input: &FeatureMap, [row, column]: [usize; 2], transformed: &
         for (i, row) in columns.into_iter().enumerate() {
             for (j, value) in input_column(row).into_iter().enumerate() {
                 let at = ((i * INPUT_TILE + j) * CHUNK_TILES + t) * cin + channel;
-                // SAFETY: `at + 4 <= transformed.len()`: position below 36, tile below the chunk.
+                // SAFETY: `at + 4 <= transformed.len()`: position below 64, tile below the chunk.
                 unsafe { value.store(transformed[at..at + 4].as_mut_ptr()) };
             }
         }
     }
 }
 
-/// Writes `Aᵀ m A` for tile `t` of `products` (`[36, CHUNK_TILES, cout]`): its `kept` rows and
-/// columns of 4×4 output pixels into `out`, rows `row_len` values apart, `cout` values a pixel.
+/// Writes `Aᵀ m A` for tile `t` of `products` (`[64, CHUNK_TILES, cout]`): its `kept` rows and
+/// columns of 6×6 output pixels into `out`, rows `row_len` values apart, `cout` values a pixel.
 fn transform_output(products: &[f32], t: usize, cout: usize, kept: [usize; 2], out: &mut [f32], row_len: usize) {
     for channel in (0..cout).step_by(4) {
         let m = |i: usize, j: usize| {
             let at = ((i * INPUT_TILE + j) * CHUNK_TILES + t) * cout + channel;
-            // SAFETY: position below 36, tile below the chunk: `at + 4 <= products.len()`.
+            // SAFETY: position below 64, tile below the chunk: `at + 4 <= products.len()`.
             unsafe { F32x4::load(products[at..at + 4].as_ptr()) }
         };
-        // Columns first (`Aᵀ m`, 4 × 6), then rows (`(Aᵀ m) A`, 4 × 4).
+        // Columns first (`Aᵀ m`, 6 × 8), then rows (`(Aᵀ m) A`, 6 × 6).
         let mut columns = [[F32x4::zero(); INPUT_TILE]; TILE];
         for j in 0..INPUT_TILE {
             let column = output_column(std::array::from_fn(|i| m(i, j)));
