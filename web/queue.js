@@ -92,6 +92,8 @@ async function run(item) {
       render(item);
       hooks.onProgress?.(item, progress);
     });
+    // A Cancel pressed while the last tile was finishing still wins: the person saw it running.
+    if (item.cancelRequested) throw Object.assign(new Error('cancelled'), { cancelled: true });
     item.result = {
       png: new Blob([data.png], { type: 'image/png' }),
       width: data.width, height: data.height, tiles: data.tiles, seconds: data.milliseconds / 1000,

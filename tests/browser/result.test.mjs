@@ -113,8 +113,17 @@ for (const webgpu of [true, false]) {
     test('cancel in the middle keeps nothing half-done', async () => {
       const settled = await page.evaluate(() => Number(document.body.dataset.settled ?? 0));
       await page.setInputFiles('#file', tall);
-      await firstBand();
-      await page.click('#cancel');
+      // Pressed in the page the moment the first band is drawn: a click from the test could land
+      // after the photo finished, on whatever moved under the button.
+      const pressed = await (await page.waitForFunction(() => {
+        const item = [...document.querySelectorAll('#queue li')].at(-1);
+        const canvas = document.getElementById('partial');
+        if (item?.dataset.state !== 'running' || !Number(canvas.dataset.rows || 0) || canvas.hidden) return false;
+        const state = item.querySelector('.state').textContent;
+        document.getElementById('cancel').click();
+        return { state, rows: Number(canvas.dataset.rows) };
+      }, null, { timeout: 300_000, polling: 50 })).jsonValue();
+      assert.ok(pressed.rows < height, `pressed with ${pressed.rows} of ${height} rows done (${pressed.state})`);
       await page.waitForFunction((n) => Number(document.body.dataset.settled ?? 0) > n, settled, { timeout: 300_000 });
       assert.equal(await page.locator('#queue li').last().getAttribute('data-state'), 'cancelled');
       assert.equal(await page.locator('#queue li').last().locator('.actions button').count(), 0);
