@@ -82,7 +82,7 @@ impl PreparedGenerator {
 
     /// [`tile_budget::bytes_per_pixel`] of the engine it runs on.
     pub fn bytes_per_pixel(&self) -> usize {
-        if self.on_cpu_engine() { tile_budget::CPU_ENGINE_BYTES_PER_PIXEL } else { tile_budget::BYTES_PER_PIXEL }
+        tile_budget::bytes_per_pixel(self.on_cpu_engine())
     }
 
     /// [`tile_budget::width_factor`] of the generator.
@@ -228,9 +228,21 @@ pub async fn deblur_rgb_on(
     rgb: &RgbImage,
     options: TileOptions,
     engine: Engine,
+    on_progress: impl FnMut(Progress) -> bool,
+) -> Result<RgbImage, DeblurError> {
+    let prepared = Arc::new(PreparedGenerator::new(generator.clone(), device.clone(), engine));
+    deblur_rgb_prepared(&prepared, rgb, options, on_progress).await
+}
+
+/// [`deblur_rgb`] on a generator prepared once for several photos (the CLI, the evaluation):
+/// nothing is compiled per photo.
+pub async fn deblur_rgb_prepared(
+    generator: &Arc<PreparedGenerator>,
+    rgb: &RgbImage,
+    options: TileOptions,
     mut on_progress: impl FnMut(Progress) -> bool,
 ) -> Result<RgbImage, DeblurError> {
-    let mut job = TiledDeblur::with_engine(generator.clone(), device.clone(), rgb.clone(), options, engine);
+    let mut job = TiledDeblur::prepared(Arc::clone(generator), rgb.clone(), options);
     while !job.is_done() {
         let progress = job.step().await?;
         if !on_progress(progress) {
@@ -262,4 +274,26 @@ pub fn deblur_photo_blocking(
     on_progress: impl FnMut(Progress) -> bool,
 ) -> Result<Photo, DeblurError> {
     pollster::block_on(deblur_photo(generator, device, photo, options, on_progress))
+}
+
+/// [`deblur_photo`] on a generator prepared once for several photos.
+pub async fn deblur_photo_prepared(
+    generator: &Arc<PreparedGenerator>,
+    photo: &Photo,
+    options: TileOptions,
+    on_progress: impl FnMut(Progress) -> bool,
+) -> Result<Photo, DeblurError> {
+    let rgb = deblur_rgb_prepared(generator, &photo.rgb, options, on_progress).await?;
+    Ok(photo.with_rgb(rgb))
+}
+
+/// [`deblur_photo_prepared`] for native callers: blocks until done.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn deblur_photo_prepared_blocking(
+    generator: &Arc<PreparedGenerator>,
+    photo: &Photo,
+    options: TileOptions,
+    on_progress: impl FnMut(Progress) -> bool,
+) -> Result<Photo, DeblurError> {
+    pollster::block_on(deblur_photo_prepared(generator, photo, options, on_progress))
 }

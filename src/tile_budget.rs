@@ -1,9 +1,6 @@
 //! Tiles sized by a memory budget instead of fixed: the whole photo at once when its working
 //! memory fits the budget (no pixel computed twice, no seams), else the largest tiles that fit.
 
-use burn::tensor::Device;
-
-use crate::deblur::{Engine, runs_on_cpu_engine};
 use crate::model::Generator;
 use crate::tiling::{TileOptions, TileOptionsError, TilePlan, network_side};
 
@@ -32,11 +29,11 @@ pub const PAGE_BUDGET_BYTES: usize = 512 << 20;
 /// than 1×1) allocate nothing larger, and every other map is at most half this.
 pub const WEBGPU_LARGEST_BINDING_BYTES_PER_PIXEL: usize = 256;
 
-/// The working memory per pixel for [`tiles_within`] of the engine that runs `generator` on
-/// `device`: [`CPU_ENGINE_BYTES_PER_PIXEL`] where the CPU engine runs it, else
-/// [`BYTES_PER_PIXEL`].
-pub fn bytes_per_pixel(generator: &Generator, device: &Device, engine: Engine) -> usize {
-    if runs_on_cpu_engine(generator, device, engine) { CPU_ENGINE_BYTES_PER_PIXEL } else { BYTES_PER_PIXEL }
+/// The working memory per pixel for [`tiles_within`] of the engine that runs the generator:
+/// [`CPU_ENGINE_BYTES_PER_PIXEL`] on the CPU engine, else [`BYTES_PER_PIXEL`]
+/// ([`crate::PreparedGenerator::on_cpu_engine`] tells which).
+pub fn bytes_per_pixel(on_cpu_engine: bool) -> usize {
+    if on_cpu_engine { CPU_ENGINE_BYTES_PER_PIXEL } else { BYTES_PER_PIXEL }
 }
 
 /// `generator`'s width over the compact generator's (32 base channels), on which the figures
@@ -144,15 +141,19 @@ mod tests {
 
     #[test]
     fn the_working_memory_is_that_of_the_engine_that_runs_the_generator() {
+        use burn::tensor::Device;
+
+        use crate::deblur::{Engine, PreparedGenerator};
         use crate::model::{GeneratorConfig, GeneratorVariant};
         let device = Device::flex();
+        let prepared = |generator: &Generator, engine| PreparedGenerator::new(generator.clone(), device.clone(), engine).bytes_per_pixel();
         let compact = GeneratorConfig::new().with_base_channels(32).with_blocks(1).with_variant(GeneratorVariant::Residual).init(&device);
-        assert_eq!(bytes_per_pixel(&compact, &device, Engine::Auto), CPU_ENGINE_BYTES_PER_PIXEL);
-        assert_eq!(bytes_per_pixel(&compact, &device, Engine::Burn), BYTES_PER_PIXEL);
+        assert_eq!(prepared(&compact, Engine::Auto), CPU_ENGINE_BYTES_PER_PIXEL);
+        assert_eq!(prepared(&compact, Engine::Burn), BYTES_PER_PIXEL);
         assert_eq!(width_factor(&compact), 1.0);
         // The official generator (64 channels) stays on burn, at twice the compact one's width.
         let official = GeneratorConfig::new().with_variant(GeneratorVariant::Official).with_blocks(1).init(&device);
-        assert_eq!(bytes_per_pixel(&official, &device, Engine::Auto), BYTES_PER_PIXEL);
+        assert_eq!(prepared(&official, Engine::Auto), BYTES_PER_PIXEL);
         assert_eq!(width_factor(&official), 2.0);
     }
 

@@ -2,9 +2,11 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use burn::tensor::Device;
 use deblurgan::model::GeneratorConfig;
-use deblurgan::{Photo, TileOptions, deblur_photo_blocking};
+use deblurgan::{Engine, Photo, PreparedGenerator, TileOptions, deblur_photo_blocking, deblur_photo_prepared_blocking};
 use image::RgbImage;
 
 fn run(generator: &deblurgan::Generator, rgb: &RgbImage, options: TileOptions) -> RgbImage {
@@ -43,6 +45,23 @@ fn progress_counts_tiles_and_cancel_stops() {
     });
     assert!(matches!(result, Err(deblurgan::DeblurError::Cancelled)));
     assert_eq!(calls, 2);
+}
+
+#[test]
+fn a_generator_prepared_once_deblurs_each_photo_as_a_fresh_one_would() {
+    // The CLI and the evaluation compile the generator once and run every photo on it: nothing
+    // a photo leaves behind (scratch buffers sized for a larger one, a band half-blended) may
+    // change the next.
+    let generator = GeneratorConfig::compact_residual().with_blocks(2).init(&Device::flex());
+    let prepared = Arc::new(PreparedGenerator::new(generator.clone(), Device::flex(), Engine::Auto));
+    assert!(prepared.on_cpu_engine(), "the compact generator runs on the CPU engine");
+    let tiles = TileOptions::new(64, 16).unwrap();
+    for (width, height, options) in [(150, 100, tiles), (37, 29, TileOptions::whole_image()), (150, 100, tiles), (90, 140, TileOptions::whole_image())] {
+        let rgb = common::photo_of_size(width, height);
+        let photo = Photo { rgb: rgb.clone(), alpha: None };
+        let again = deblur_photo_prepared_blocking(&prepared, &photo, options, |_| true).unwrap().rgb;
+        assert!(again == run(&generator, &rgb, options), "{width}×{height} differs from a fresh generator's");
+    }
 }
 
 #[test]

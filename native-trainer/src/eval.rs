@@ -3,12 +3,13 @@
 //! as the notes' Keras code does) and at full resolution (deblurred in tiles).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use deblurgan::TileOptions;
 use deblurgan::convert::planar_to_image;
-use deblurgan::deblur::deblur_rgb;
+use deblurgan::deblur::{Engine, PreparedGenerator, deblur_rgb_prepared};
 use deblurgan::model::Generator;
 use image::RgbImage;
 use image::imageops::FilterType;
@@ -178,8 +179,10 @@ pub fn evaluate(
     let count = options.limit.map_or(source.len(), |limit| limit.min(source.len()));
     let mut small = Scores { resolution: "256x256".into(), ..Scores::default() };
     let mut full = Scores { resolution: "full".into(), ..Scores::default() };
+    // Compiled for its engine once for the whole evaluation, as the CLI and the page run it.
+    let prepared = Arc::new(PreparedGenerator::new(generator.clone(), device.clone(), Engine::Auto));
     let deblur = |image: &RgbImage, tiles: TileOptions| -> Result<RgbImage> {
-        pollster::block_on(deblur_rgb(generator, device, image, tiles, |_| true)).map_err(|e| anyhow::anyhow!("{e}"))
+        pollster::block_on(deblur_rgb_prepared(&prepared, image, tiles, |_| true)).map_err(|e| anyhow::anyhow!("{e}"))
     };
     if let Some(folder) = &options.write_images {
         std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))?;

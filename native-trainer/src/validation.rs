@@ -8,12 +8,13 @@
 //! same inputs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use deblurgan::TileOptions;
 use deblurgan::convert::{planar_to_image, region_to_planar};
-use deblurgan::deblur::deblur_rgb;
+use deblurgan::deblur::{Engine, PreparedGenerator, deblur_rgb_prepared};
 use deblurgan::model::{Generator, GeneratorConfig};
 use deblurgan::weights::{self, Precision, WeightsFormat};
 use image::RgbImage;
@@ -113,9 +114,10 @@ impl ValidationSet {
         let bytes = weights::save_to_bytes(generator, config, WeightsFormat::Burnpack, Precision::F16)
             .context("cannot write the weights to validate")?;
         let (generator, _) = weights::load_from_bytes(&bytes, device).context("cannot read back the weights")?;
+        let generator = Arc::new(PreparedGenerator::new(generator, device.clone(), Engine::Auto));
         let mut sums = [(0.0, 0.0, 0usize); 2];
         for crop in &self.crops {
-            let output = pollster::block_on(deblur_rgb(&generator, device, &crop.blurred, TileOptions::default(), |_| true))
+            let output = pollster::block_on(deblur_rgb_prepared(&generator, &crop.blurred, TileOptions::default(), |_| true))
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let sum = &mut sums[crop.strength as usize];
             sum.0 += psnr(&crop.blurred, &crop.sharp).min(100.0);

@@ -7,13 +7,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use deblurgan::tile_budget::{DEFAULT_BUDGET_BYTES, bytes_per_pixel, tiles_within, width_factor};
+use deblurgan::tile_budget::{DEFAULT_BUDGET_BYTES, tiles_within};
 use deblurgan::tiling::DEFAULT_OVERLAP;
-use deblurgan::{Photo, TileOptions, deblur_photo_blocking, weights};
+use deblurgan::{Photo, PreparedGenerator, TileOptions, deblur_photo_prepared_blocking, weights};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use native_trainer::device::{DeviceChoice, select_device};
 
@@ -171,8 +172,8 @@ fn run(args: Args) -> Result<usize> {
     let (generator, config) = weights::load_from_file(&weights_path, &selected.device)
         .with_context(|| format!("cannot load the weights {}", weights_path.display()))?;
     eprintln!("weights: {} ({})", weights_path.display(), weights::describe(&config));
-    // The working memory per pixel of the engine that runs the generator.
-    let bytes_per_pixel = bytes_per_pixel(&generator, &selected.device, deblurgan::Engine::Auto);
+    // Compiled for its engine once, for every photo.
+    let generator = Arc::new(PreparedGenerator::new(generator, selected.device.clone(), deblurgan::Engine::Auto));
 
     let bars = MultiProgress::new();
     let files = bars.add(ProgressBar::new(jobs.len() as u64));
@@ -185,7 +186,7 @@ fn run(args: Args) -> Result<usize> {
     for job in &jobs {
         files.set_message(job.input.display().to_string());
         let started = Instant::now();
-        let result = deblur_file(&job.input, &job.output, &generator, &selected.device, tiling, bytes_per_pixel, &tiles);
+        let result = deblur_file(&job.input, &job.output, &generator, tiling, &tiles);
         match result {
             Ok((width, height, options)) => bars.suspend(|| {
                 let plan = match options.tile_size {
@@ -223,10 +224,8 @@ enum Tiling {
 fn deblur_file(
     input: &Path,
     output: &Path,
-    generator: &deblurgan::Generator,
-    device: &burn::tensor::Device,
+    generator: &Arc<PreparedGenerator>,
     tiling: Tiling,
-    bytes_per_pixel: usize,
     tiles: &ProgressBar,
 ) -> Result<(u32, u32, TileOptions)> {
     let bytes = std::fs::read(input).context("cannot read the file")?;
@@ -234,11 +233,11 @@ fn deblur_file(
     let options = match tiling {
         Tiling::Fixed(options) => options,
         Tiling::Budget { bytes, overlap } => {
-            tiles_within(photo.width() as usize, photo.height() as usize, bytes, bytes_per_pixel, width_factor(generator), overlap)?
+            tiles_within(photo.width() as usize, photo.height() as usize, bytes, generator.bytes_per_pixel(), generator.width_factor(), overlap)?
         }
     };
     tiles.reset();
-    let result = deblur_photo_blocking(generator, device, &photo, options, |progress| {
+    let result = deblur_photo_prepared_blocking(generator, &photo, options, |progress| {
         tiles.set_length(progress.total as u64);
         tiles.set_position(progress.done as u64);
         true
