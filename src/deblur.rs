@@ -45,12 +45,6 @@ pub enum Engine {
     Burn,
 }
 
-/// Whether `engine` runs `generator` on `device` with the [CPU engine](crate::cpu_inference)
-/// (whose working memory is smaller: [`crate::tile_budget::CPU_ENGINE_BYTES_PER_PIXEL`]).
-pub fn runs_on_cpu_engine(generator: &Generator, device: &Device, engine: Engine) -> bool {
-    cpu_engine_for(generator, device, engine).is_some()
-}
-
 /// `generator` compiled for the CPU engine, where `engine` and `device` choose it and it runs
 /// the generator (the official one stays on burn).
 fn cpu_engine_for(generator: &Generator, device: &Device, engine: Engine) -> Option<CpuGenerator> {

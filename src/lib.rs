@@ -20,7 +20,7 @@ pub mod weights;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use deblur::{DeblurError, Engine, PreparedGenerator, Progress, TiledDeblur, deblur_photo, deblur_photo_prepared, deblur_rgb, deblur_rgb_on, deblur_rgb_prepared, runs_on_cpu_engine};
+pub use deblur::{DeblurError, Engine, PreparedGenerator, Progress, TiledDeblur, deblur_photo, deblur_photo_prepared, deblur_rgb, deblur_rgb_on, deblur_rgb_prepared};
 #[cfg(not(target_arch = "wasm32"))]
 pub use deblur::{deblur_photo_blocking, deblur_photo_prepared_blocking};
 pub use model::{Generator, GeneratorConfig, GeneratorVariant};

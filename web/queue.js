@@ -77,6 +77,11 @@ async function pump() {
   hooks.onChange?.();
 }
 
+/** Ends `run` as cancelled where a Cancel was pressed for `item`. */
+function stopIfCancelled(item) {
+  if (item.cancelRequested) throw Object.assign(new Error('cancelled'), { cancelled: true });
+}
+
 async function run(item) {
   item.state = 'running';
   render(item);
@@ -84,7 +89,7 @@ async function run(item) {
   try {
     // The bytes are read only now: waiting photos stay files, not memory.
     const bytes = await item.file.arrayBuffer();
-    if (item.cancelRequested) throw Object.assign(new Error('cancelled'), { cancelled: true });
+    stopIfCancelled(item);
     const data = await deblur(bytes, (progress) => {
       if (item.cancelRequested) cancelRunning();
       item.done = progress.done;
@@ -93,7 +98,7 @@ async function run(item) {
       hooks.onProgress?.(item, progress);
     });
     // A Cancel pressed while the last tile was finishing still wins: the person saw it running.
-    if (item.cancelRequested) throw Object.assign(new Error('cancelled'), { cancelled: true });
+    stopIfCancelled(item);
     item.result = {
       png: new Blob([data.png], { type: 'image/png' }),
       width: data.width, height: data.height, tiles: data.tiles, seconds: data.milliseconds / 1000,

@@ -73,12 +73,20 @@ for (const webgpu of [true, false]) {
     const summary = new RegExp(`^${width}×${height} · ${tiles} tiles`);
     servePage({ webgpu }, (started) => ({ server, browser, page } = started));
 
-    /** Waits for the first band drawn while the photo still runs; returns what was on screen. */
-    const firstBand = async () => (await page.waitForFunction(() => {
+    /** Waits for the first band drawn while the photo still runs; returns what was on screen.
+     *  With `pressCancel`, presses Cancel in the page that moment (a click from the test could
+     *  land after the photo finished, on whatever moved under the button) and returns the rows
+     *  and progress then. */
+    const firstBand = async ({ pressCancel = false } = {}) => (await page.waitForFunction((pressCancel) => {
       const item = [...document.querySelectorAll('#queue li')].at(-1);
       const canvas = document.getElementById('partial');
       const rows = Number(canvas.dataset.rows || 0);
       if (item?.dataset.state !== 'running' || rows === 0 || canvas.hidden) return false;
+      if (pressCancel) {
+        const state = item.querySelector('.state').textContent;
+        document.getElementById('cancel').click();
+        return { rows, state };
+      }
       const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
       let opaque = 0;
       while (opaque < canvas.height && data[4 * opaque * canvas.width + 3] === 255) opaque++;
@@ -87,7 +95,7 @@ for (const webgpu of [true, false]) {
       return { rows, opaque, transparentBelow, width: canvas.width, height: canvas.height,
         pending: !pending.hidden && parseFloat(pending.style.top) / 100 * canvas.height,
         state: item.querySelector('.state').textContent, top: [...data.slice(0, 4 * rows * canvas.width)] };
-    }, null, { timeout: 300_000 })).jsonValue();
+    }, pressCancel, { timeout: 300_000 })).jsonValue();
 
     test('finished bands appear while the rest is computed, and are final', async () => {
       assert.equal(await open(page, server.origin, webgpu ? '?tile=256' : '?memory=24'), backend, browser.console.join('\n'));
@@ -113,16 +121,7 @@ for (const webgpu of [true, false]) {
     test('cancel in the middle keeps nothing half-done', async () => {
       const settled = await page.evaluate(() => Number(document.body.dataset.settled ?? 0));
       await page.setInputFiles('#file', tall);
-      // Pressed in the page the moment the first band is drawn: a click from the test could land
-      // after the photo finished, on whatever moved under the button.
-      const pressed = await (await page.waitForFunction(() => {
-        const item = [...document.querySelectorAll('#queue li')].at(-1);
-        const canvas = document.getElementById('partial');
-        if (item?.dataset.state !== 'running' || !Number(canvas.dataset.rows || 0) || canvas.hidden) return false;
-        const state = item.querySelector('.state').textContent;
-        document.getElementById('cancel').click();
-        return { state, rows: Number(canvas.dataset.rows) };
-      }, null, { timeout: 300_000, polling: 50 })).jsonValue();
+      const pressed = await firstBand({ pressCancel: true });
       assert.ok(pressed.rows < height, `pressed with ${pressed.rows} of ${height} rows done (${pressed.state})`);
       await page.waitForFunction((n) => Number(document.body.dataset.settled ?? 0) > n, settled, { timeout: 300_000 });
       assert.equal(await page.locator('#queue li').last().getAttribute('data-state'), 'cancelled');
