@@ -4,7 +4,9 @@
 // OPTIONS are web/bench.html's: `threads=N` (the CPU path runs on one thread per core, the page
 // being served cross-origin isolated; threads=1 is its path where it is not), `tiles=page` (the
 // page's own tiles, by memory on the CPU, instead of 256/64), `memory=MiB`, `warmup=side` (on
-// WebGPU, a tile of side² run at start, as the page runs 256), joined with '&'.
+// WebGPU, a tile of side² run at start, as the page runs 256), `runs=N` (N warm runs, the median
+// reported), `layers` (the milliseconds between the worker's progress reports: on the CPU path,
+// per layer of each tile), joined with '&'.
 // VISITS=N runs the benchmark N times in one browser profile, closing the browser in between:
 // the later visits find what the first left in the browser's storage (burn's autotune results).
 import { followBenchmark, launch, serve } from '../tests/browser/harness.mjs';

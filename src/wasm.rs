@@ -80,10 +80,13 @@ pub async fn init_backend(use_gpu: bool) -> Result<JsValue, JsValue> {
         binding_limit: None,
     }));
     let threads = cpu_threads();
-    let adapter = match threads {
-        1 => "WebAssembly (CPU engine, one thread)".to_string(),
-        threads => format!("WebAssembly (CPU engine, {threads} threads)"),
+    let threads_text = match threads {
+        1 => "one thread".to_string(),
+        threads => format!("{threads} threads"),
     };
+    // The build with relaxed SIMD's multiply-add (pkg-threads-relaxed/) says so.
+    let relaxed = if cfg!(feature = "relaxed-simd") { ", relaxed SIMD" } else { "" };
+    let adapter = format!("WebAssembly (CPU engine, {threads_text}{relaxed})");
     Ok(object(&[
         ("backend", "cpu".into()),
         ("adapter", adapter.into()),

@@ -6,12 +6,14 @@
 // memory, which never shrinks: it shows that memory stays flat over many photos), 'error'. The
 // page sends one photo at a time.
 //
-// Two builds of the module: pkg/ has WebGPU and the CPU engine on one thread; pkg-threads/ has
-// the CPU engine only, on a pool of Web Workers that share its memory. Shared memory needs a
-// cross-origin isolated page (the server's and the service worker's COOP/COEP headers); where
-// the page is not isolated, the CPU path runs on one thread.
+// Three builds of the module: pkg/ has WebGPU and the CPU engine on one thread; pkg-threads/ has
+// the CPU engine only, on a pool of Web Workers that share its memory; pkg-threads-relaxed/ is
+// pkg-threads/ with relaxed SIMD's multiply-add (fused where the CPU has FMA), loaded where the
+// browser validates relaxed SIMD (Chrome 114 and later). Shared memory needs a cross-origin
+// isolated page (the server's and the service worker's COOP/COEP headers); where the page is
+// not isolated, the CPU path runs on one thread.
 let cancelled = new Set();
-/** The wasm module in use (pkg/ or pkg-threads/), once started. */
+/** The wasm module in use (pkg/, pkg-threads/ or pkg-threads-relaxed/), once started. */
 let engine = null;
 /** The warm-up on WebGPU, until it ends: photos wait for it (they would compile the same
  *  kernels). */
@@ -46,9 +48,16 @@ async function probeGpu() {
   }
 }
 
+/** A module of one function, `f32x4.relaxed_madd` of three constant vectors: valid where the
+ *  browser has relaxed SIMD. */
+const RELAXED_SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 28, 1,
+  26, 0, 67, 0, 0, 128, 63, 253, 19, 67, 0, 0, 0, 64, 253, 19, 67, 0, 0, 64, 64, 253, 19, 253, 133, 2, 11]);
+
 /** Loads and instantiates one build of the module. */
 async function loadModule(threads) {
-  const module = threads > 1 ? await import('./pkg-threads/deblurgan.js') : await import('./pkg/deblurgan.js');
+  const module = threads <= 1 ? await import('./pkg/deblurgan.js')
+    : WebAssembly.validate(RELAXED_SIMD_PROBE) ? await import('./pkg-threads-relaxed/deblurgan.js')
+      : await import('./pkg-threads/deblurgan.js');
   await module.default();
   if (threads > 1) await module.initThreadPool(threads);
   return module;

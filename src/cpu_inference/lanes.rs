@@ -36,10 +36,16 @@ mod imp {
             Self(unsafe { v128_load32_splat(at.cast()) })
         }
 
-        /// `self + a · b`, lane by lane (a multiplication then an addition: SIMD128 has no
-        /// fused multiply-add).
+        /// `self + a · b`, lane by lane: a multiplication then an addition (SIMD128 has no
+        /// fused multiply-add), or relaxed SIMD's `f32x4.relaxed_madd` in the build with
+        /// feature `relaxed-simd` (fused where the CPU has FMA; the engine chooses). The kernels
+        /// that call it enable the target feature for themselves: macerator (burn Flex's SIMD)
+        /// does not build with `+relaxed-simd` for the whole crate graph (E0053).
         #[inline(always)]
         pub fn mul_add(self, a: Self, b: Self) -> Self {
+            #[cfg(feature = "relaxed-simd")]
+            return Self(core::arch::wasm32::f32x4_relaxed_madd(a.0, b.0, self.0));
+            #[cfg(not(feature = "relaxed-simd"))]
             Self(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
         }
 

@@ -162,6 +162,7 @@ impl<const COUT: usize> NarrowConv<COUT> {
 impl<const COUT: usize> NarrowConv<COUT> {
     /// [`NarrowConv::compute`] on [`F32x4`] (the page's kernel; natively for the tests), after
     /// its checks.
+    #[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
     fn compute_lanes(&self, input: &FeatureMap, rows: Range<usize>, width: usize, out: &mut [f32]) {
         let cin = self.cin;
         let [kh, kw] = self.kernel;

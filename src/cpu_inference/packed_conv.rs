@@ -58,6 +58,7 @@ impl PackedKernel {
     /// `input[start + ky · row_step + p · pixel_step + j] · weight(co, ky, j)`, where `j` is
     /// `kx · cin + ci`. In a channels-last map, `row_step` is a stored row (`pitch · cin`) and
     /// `pixel_step` the stride times `cin`.
+    #[cfg_attr(all(target_arch = "wasm32", feature = "relaxed-simd"), target_feature(enable = "relaxed-simd"))]
     pub fn run(&self, input: &[f32], start: usize, row_step: usize, pixel_step: usize, pixels: usize, out: &mut [f32]) {
         if pixels == 0 {
             return;

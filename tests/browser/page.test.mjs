@@ -219,9 +219,10 @@ describe('the page where the host sends no COOP/COEP (CPU)', () => {
   });
 });
 
-/** How the page names the CPU path's pool for `cores` cores. */
+/** How the page names the CPU path's pool for `cores` cores: with several, Chromium loads the
+ *  build with relaxed SIMD. */
 function threadsText(cores) {
-  return cores > 1 ? `${cores} threads` : 'one thread';
+  return cores > 1 ? `${cores} threads, relaxed SIMD` : 'one thread';
 }
 
 describe('a new version', () => {
