@@ -9,7 +9,7 @@
 // Three builds of the module: pkg/ has WebGPU and the CPU engine on one thread; pkg-threads/ has
 // the CPU engine only, on a pool of Web Workers that share its memory; pkg-threads-relaxed/ is
 // pkg-threads/ with relaxed SIMD's multiply-add (fused where the CPU has FMA), loaded where the
-// browser validates relaxed SIMD (Chrome 114 and later). Shared memory needs a cross-origin
+// browser validates relaxed SIMD (the Debian Chromium 156 of the tests does). Shared memory needs a cross-origin
 // isolated page (the server's and the service worker's COOP/COEP headers); where the page is
 // not isolated, the CPU path runs on one thread.
 let cancelled = new Set();
