@@ -25,9 +25,9 @@ def spans(length, tile, overlap):
 
 def network_side(side):
     """The side the generator is given: src/tiling.rs `network_side` (at least MIN_SIZE, 8,
-    grown to a multiple of 4)."""
+    grown to a multiple of SIZE_MULTIPLE, 8)."""
     side = max(side, 8)
-    return side + (-side) % 4
+    return side + (-side) % 8
 
 
 def main():

@@ -2,6 +2,7 @@
 //! memory fits the budget (no pixel computed twice, no seams), else the largest tiles that fit.
 
 use crate::model::Generator;
+use crate::model::SIZE_MULTIPLE;
 use crate::tiling::{TileOptions, TileOptionsError, TilePlan, network_side};
 
 /// Working memory the compact generator needs per pixel it computes on burn, in bytes: the
@@ -39,7 +40,7 @@ pub fn bytes_per_pixel(on_cpu_engine: bool) -> usize {
 /// `generator`'s width over the compact generator's (32 base channels), on which the figures
 /// per pixel were measured: the `width_factor` of [`tiles_within`].
 pub fn width_factor(generator: &Generator) -> f64 {
-    generator.stem.conv.weight.dims()[0] as f64 / 32.0
+    generator.full_resolution_channels() as f64 / 32.0
 }
 
 /// How a `width`×`height` photo is cut so that the generator's working memory stays within
@@ -61,15 +62,15 @@ pub fn tiles_within(
     if whole <= budget_bytes as f64 {
         return Ok(TileOptions::whole_image());
     }
-    let smallest = (2 * overlap + 1).next_multiple_of(4).max(128);
-    let largest = ((budget_bytes as f64 / per_pixel).sqrt() as usize / 4 * 4).max(smallest);
+    let smallest = (2 * overlap + 1).next_multiple_of(SIZE_MULTIPLE).max(128);
+    let largest = ((budget_bytes as f64 / per_pixel).sqrt() as usize / SIZE_MULTIPLE * SIZE_MULTIPLE).max(smallest);
     // As many tiles as the largest side needs along each axis, then the smallest side that
     // still covers the photo with that many: less computed twice.
     let needed = |len: usize| -> usize {
         let count = len.saturating_sub(overlap).div_ceil(largest - overlap).max(1);
         (len + (count - 1) * overlap).div_ceil(count)
     };
-    let side = needed(width).max(needed(height)).next_multiple_of(4).clamp(smallest, largest);
+    let side = needed(width).max(needed(height)).next_multiple_of(SIZE_MULTIPLE).clamp(smallest, largest);
     TileOptions::new(side, overlap)
 }
 
@@ -119,17 +120,18 @@ mod tests {
         let side = options.tile_size.expect("tiles");
         assert!(side * side * BYTES_PER_PIXEL <= DEFAULT_BUDGET_BYTES, "{side}");
         // As few tiles as the largest side that fits would need, each no larger than needed.
-        let largest = ((DEFAULT_BUDGET_BYTES / BYTES_PER_PIXEL) as f64).sqrt() as usize / 4 * 4;
+        let largest = ((DEFAULT_BUDGET_BYTES / BYTES_PER_PIXEL) as f64).sqrt() as usize / SIZE_MULTIPLE * SIZE_MULTIPLE;
         let count = |side| TilePlan::new(4000, 3000, TileOptions::new(side, DEFAULT_OVERLAP).unwrap()).len();
         assert_eq!(count(side), count(largest));
         assert!(count(side - 8) > count(side), "{side} is larger than needed");
-        assert_eq!((side % 4, options.overlap), (0, DEFAULT_OVERLAP));
+        assert_eq!((side % SIZE_MULTIPLE, options.overlap), (0, DEFAULT_OVERLAP));
         assert!(computed_pixels_factor(4000, 3000, options) < 1.25);
         // A wider generator gets smaller tiles; a tiny budget still gets usable ones.
         let wide = tiles(4000, 3000, DEFAULT_BUDGET_BYTES, 2.0).tile_size.unwrap();
         assert!(wide < side);
         assert_eq!(tiles_within(4000, 3000, 1, BYTES_PER_PIXEL, 1.0, 32).unwrap().tile_size, Some(128));
-        assert_eq!(tiles_within(4000, 3000, 1, BYTES_PER_PIXEL, 1.0, 64).unwrap().tile_size, Some(132));
+        // Twice the overlap and one, grown to a multiple of 8.
+        assert_eq!(tiles_within(4000, 3000, 1, BYTES_PER_PIXEL, 1.0, 64).unwrap().tile_size, Some(136));
         assert!(tiles_within(4000, 3000, 1, BYTES_PER_PIXEL, 1.0, 4).is_err());
         // The CPU engine's smaller working memory takes larger tiles for the same budget.
         let engine = tiles_within(4000, 3000, DEFAULT_BUDGET_BYTES, CPU_ENGINE_BYTES_PER_PIXEL, 1.0, DEFAULT_OVERLAP).unwrap();

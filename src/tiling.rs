@@ -15,7 +15,8 @@ pub const DEFAULT_OVERLAP: usize = 64;
 /// How a photo is cut into tiles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TileOptions {
-    /// Side of a tile, a multiple of 4 of at least 32; `None` runs the whole photo at once.
+    /// Side of a tile, a multiple of [`SIZE_MULTIPLE`] (8) of at least 32; `None` runs the whole
+    /// photo at once.
     pub tile_size: Option<usize>,
     /// Pixels shared by neighbouring tiles, at least 8 and less than half the tile.
     pub overlap: usize,
@@ -24,8 +25,8 @@ pub struct TileOptions {
 /// Why tile options are refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TileOptionsError {
-    /// Tile too small or not a multiple of 4.
-    #[error("the tile size must be a multiple of 4 and at least 32 pixels, not {0}")]
+    /// Tile too small or not a multiple of [`SIZE_MULTIPLE`].
+    #[error("the tile size must be a multiple of 8 and at least 32 pixels, not {0}")]
     TileSize(usize),
     /// Overlap out of range.
     #[error("the overlap must be at least 8 pixels and less than half the tile ({tile_size}), not {overlap}")]
@@ -91,7 +92,7 @@ pub struct Tile {
 
 impl Tile {
     /// Width and height of the network input for this tile: grown to what the generator takes
-    /// (multiples of 4, at least 8); the extra pixels come from the photo's neighbouring
+    /// (multiples of [`SIZE_MULTIPLE`], at least [`MIN_SIZE`]); the extra pixels come from the photo's neighbouring
     /// pixels, or by reflection past its border.
     pub fn input_size(&self) -> (usize, usize) {
         (network_side(self.width), network_side(self.height))

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use burn::config::Config;
 use burn::module::Module;
 use burn::store::{
-    ApplyResult, BurnpackStore, HalfPrecisionAdapter, ModuleSnapshot, SafetensorsStore,
-    burn_pack,
+    ApplyResult, BurnpackStore, HalfPrecisionAdapter, KeyRemapper, ModuleSnapshot,
+    SafetensorsStore, burn_pack,
 };
 use burn::tensor::{Bytes, Device};
 
@@ -112,8 +112,15 @@ impl WeightsFormat {
     }
 }
 
-/// Describes a configuration for error messages: "Keras 64-channel 9-block".
+/// Describes a configuration for error messages: "Keras 64-channel 9-block", "U-Net 24-channel
+/// 4-level".
 pub fn describe(config: &GeneratorConfig) -> String {
+    if let Some(unet) = &config.unet {
+        return format!(
+            "U-Net {}-channel {}-level ({} block per level, {} at the bottom)",
+            unet.width, unet.levels, unet.blocks_per_level, unet.bottom_blocks
+        );
+    }
     let norm = match config.norm {
         Some(norm) => format!(" ({norm:?} norm)").replace("None norm", "no norm"),
         None => String::new(),
@@ -240,11 +247,8 @@ pub fn read_info(bytes: &[u8]) -> Result<WeightsInfo, WeightsError> {
     })?;
     let config = GeneratorConfig::load_binary(json.as_bytes())
         .map_err(|error| WeightsError::BadConfig(error.to_string()))?;
-    if config.base_channels == 0 || config.base_channels > 1024 || config.blocks > 64 {
-        return Err(WeightsError::BadConfig(format!(
-            "{} is out of range",
-            describe(&config)
-        )));
+    if let Err(problem) = config.check() {
+        return Err(WeightsError::BadConfig(format!("{problem} is out of range")));
     }
     let precision = match metadata.get(PRECISION_KEY).map(String::as_str) {
         Some("f16") => Precision::F16,
@@ -280,7 +284,8 @@ pub fn load_from_bytes(
         WeightsFormat::Burnpack => {
             let mut store = BurnpackStore::from_bytes(Some(Bytes::from_bytes_vec(bytes.to_vec())))
                 .allow_partial(true)
-                .validate(false);
+                .validate(false)
+                .remap(resnet_paths_before_the_unet());
             if let Some(adapter) = widen {
                 store = store.with_from_adapter(adapter);
             }
@@ -305,6 +310,16 @@ pub fn load_from_bytes(
     Ok((generator, config))
 }
 
+/// Burnpack files name each tensor by its module path, which holds the generator's kind since
+/// the U-Net came ("ResNet.stem.conv.weight"); files written before name the ResNet's tensors
+/// from its fields ("stem.conv.weight"). This reads those under their present names (a U-Net's
+/// paths start with "UNet." and are left alone).
+fn resnet_paths_before_the_unet() -> KeyRemapper {
+    KeyRemapper::new()
+        .add_pattern(r"^(stem|down1|down2|blocks|up1|up2|head)\.", "ResNet.$1.")
+        .expect("a valid pattern")
+}
+
 /// Loads a weights file.
 pub fn load_from_file(
     path: &std::path::Path,
@@ -319,8 +334,13 @@ pub fn load_from_file(
 
 fn check_complete(result: &ApplyResult, config: &GeneratorConfig) -> Result<(), WeightsError> {
     let mut problems = Vec::new();
-    let list = |names: Vec<&str>| {
-        let shown: Vec<&str> = names.iter().take(4).copied().collect();
+    // Module paths start with the generator's kind ("ResNet.", "UNet."), which says nothing here.
+    let plain = |name: &str| -> String {
+        let name = name.strip_prefix("ResNet.").or_else(|| name.strip_prefix("UNet.")).unwrap_or(name);
+        name.to_string()
+    };
+    let list = |names: Vec<String>| {
+        let shown: Vec<&str> = names.iter().take(4).map(String::as_str).collect();
         let more = names.len().saturating_sub(shown.len());
         let more = if more > 0 { format!(" and {more} more") } else { String::new() };
         format!("{}{more}", shown.join(", "))
@@ -330,11 +350,11 @@ fn check_complete(result: &ApplyResult, config: &GeneratorConfig) -> Result<(), 
         problems.push(format!("{} mismatched: {}", result.errors.len(), errors.join("; ")));
     }
     if !result.missing.is_empty() {
-        let names = result.missing.iter().map(|(name, _)| name.as_str()).collect();
+        let names = result.missing.iter().map(|(name, _)| plain(name)).collect();
         problems.push(format!("{} missing: {}", result.missing.len(), list(names)));
     }
     if !result.unused.is_empty() {
-        let names = result.unused.iter().map(String::as_str).collect();
+        let names = result.unused.iter().map(|name| plain(name)).collect();
         problems.push(format!("{} unexpected: {}", result.unused.len(), list(names)));
     }
     if problems.is_empty() {

@@ -10,6 +10,7 @@ fn device() -> Device {
 #[test]
 fn the_design_notes_generator_has_11_378_179_convolution_parameters() {
     let generator = GeneratorConfig::keras().init(&device());
+    let generator = generator.as_resnet().expect("a ResNet");
     assert_eq!(generator.conv_parameter_count(), 11_378_179);
     assert_eq!(generator.blocks.len(), 9);
 }
@@ -18,13 +19,13 @@ fn the_design_notes_generator_has_11_378_179_convolution_parameters() {
 fn the_official_variant_counts_the_same_convolutions() {
     // Transposed convs hold as many weights as the convs they replace (3×3, same channels).
     let generator = GeneratorConfig::official().init(&device());
-    assert_eq!(generator.conv_parameter_count(), 11_378_179);
+    assert_eq!(generator.as_resnet().expect("a ResNet").conv_parameter_count(), 11_378_179);
 }
 
 #[test]
 fn compact_generator_is_much_smaller() {
     let generator = GeneratorConfig::compact().init(&device());
-    let count = generator.conv_parameter_count();
+    let count = generator.as_resnet().expect("a ResNet").conv_parameter_count();
     assert!(count < 11_378_179 / 5, "{count}");
 }
 
@@ -96,6 +97,7 @@ fn the_plain_generator_starts_as_the_identity_with_features_of_unit_scale() {
     let output = generator.forward(input.clone());
     assert_eq!((output - input.clone()).abs().max().into_scalar::<f32>(), 0.0);
     // The features the head reads: the second upsampling stage's output.
+    let generator = generator.as_resnet().expect("a ResNet");
     let x = generator.stem.forward(input.pad([(3, 3), (3, 3)], burn::tensor::ops::PadMode::Reflect));
     let x = generator.down2.forward(generator.down1.forward(x));
     let x = generator.blocks.iter().fold(x, |x, block| block.forward(x));
@@ -125,11 +127,12 @@ fn skip_connections_start_as_the_identity_and_bring_the_stem_features_to_the_hea
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
         .with_initializer(Initializer::Zeros)
         .init(&device());
-    match &mut generator.up2 {
+    let resnet = generator.as_resnet_mut().expect("a ResNet");
+    match &mut resnet.up2 {
         Upsample::NearestConv(block) => block.conv = zero_up,
         Upsample::Transposed(_) => unreachable!("the compact generator upsamples by nearest + conv"),
     }
-    generator.head = Conv2dConfig::new([c, 3], [7, 7])
+    resnet.head = Conv2dConfig::new([c, 3], [7, 7])
         .with_initializer(Initializer::Normal { mean: 0.0, std: 0.1 })
         .init(&device());
     let correction = |generator: &deblurgan::model::Generator| {
@@ -139,7 +142,7 @@ fn skip_connections_start_as_the_identity_and_bring_the_stem_features_to_the_hea
         (residual - mean).abs().max().into_scalar::<f32>()
     };
     assert!(correction(&generator) > 1e-3, "the skip brought nothing to the head");
-    generator.skips = false;
+    generator.as_resnet_mut().expect("a ResNet").skips = false;
     assert!(correction(&generator) < 1e-6, "without the skip the head saw the photo");
 }
 
@@ -149,5 +152,47 @@ fn a_configuration_saved_before_skip_connections_existed_reads_as_without() {
     json.as_object_mut().unwrap().remove("skips");
     let config: GeneratorConfig = serde_json::from_value(json).unwrap();
     assert!(!config.has_skips());
-    assert!(!config.init(&device()).skips);
+    assert!(!config.init(&device()).as_resnet().expect("a ResNet").skips);
+}
+
+#[test]
+fn the_unet_has_2_080_323_parameters_and_starts_as_the_identity() {
+    // stem 672, blocks down 218 064, downsamplings 218 064, bottom 1 327 872, transposed
+    // upsamplings 96 936, blocks up 218 064, head 651: the PyTorch reference's 2.08 M.
+    let generator = GeneratorConfig::unet().init(&device());
+    let unet = generator.as_unet().expect("a U-Net");
+    assert_eq!(unet.parameter_count(), 2_080_323);
+    assert_eq!((unet.encoder.len(), unet.bottom.len(), unet.decoder.len()), (3, 2, 3));
+    // Sides that are multiples of 8, not square.
+    let input = Tensor::<4>::random([2, 3, 40, 64], Distribution::Uniform(-1.0, 1.0), &device());
+    let output = generator.forward(input.clone());
+    assert_eq!(output.dims(), [2, 3, 40, 64]);
+    assert_eq!((output - input).abs().max().into_scalar::<f32>(), 0.0);
+}
+
+#[test]
+fn every_level_of_the_unet_reaches_the_output() {
+    use burn::module::{Module, ModuleMapper, Param};
+    use deblurgan::model::UNetConfig;
+
+    // Weights all random (the head too): a change of the input 57 px from a pixel must change
+    // that pixel. Levels 0 to 2 reach about 36 px around a pixel (3×3 convolutions at scales 1, 2
+    // and 4); only the bottom level (scale 8, four convolutions) reaches that far.
+    struct Randomise;
+    impl ModuleMapper for Randomise {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let (id, tensor, mapper) = param.consume();
+            let values = Tensor::random(tensor.shape(), Distribution::Normal(0.0, 0.1), &tensor.device());
+            Param::from_mapped_value(id, values, mapper)
+        }
+    }
+    let generator = GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(4))).init(&device()).map(&mut Randomise);
+    let input = Tensor::<4>::zeros([1, 3, 128, 128], &device());
+    let moved = input.clone().slice_assign([0..1, 0..3, 64..72, 64..72], Tensor::ones([1, 3, 8, 8], &device()));
+    let corner = |x: Tensor<4>| generator.forward_unclamped(x).slice([0..1, 0..3, 0..8, 0..8]);
+    let change = (corner(moved) - corner(input.clone())).abs().max().into_scalar::<f32>();
+    assert!(change > 0.0, "a pixel 57 px away did not reach the corner");
+    // Nothing reaches 100 px: the receptive field is finite (what the tiles' overlap covers).
+    let far = input.clone().slice_assign([0..1, 0..3, 120..128, 120..128], Tensor::ones([1, 3, 8, 8], &device()));
+    assert_eq!((corner(far) - corner(input)).abs().max().into_scalar::<f32>(), 0.0);
 }

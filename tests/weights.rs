@@ -196,3 +196,39 @@ fn the_same_weights_give_the_same_bytes() {
     let precision_key = header[metadata..].find(weights::PRECISION_KEY).unwrap();
     assert_eq!(config_key < precision_key, weights::CONFIG_KEY < weights::PRECISION_KEY, "{header}");
 }
+
+#[test]
+fn a_unet_round_trips_in_both_formats_and_says_what_it_is() {
+    use deblurgan::model::UNetConfig;
+    let config = GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(8).with_levels(3)));
+    let generator = config.init(&device());
+    for format in [WeightsFormat::Burnpack, WeightsFormat::Safetensors] {
+        let bytes = weights::save_to_bytes(&generator, &config, format, Precision::F32).unwrap();
+        let (loaded, loaded_config) = weights::load_from_bytes(&bytes, &device()).unwrap();
+        assert_eq!(loaded_config.unet, config.unet, "{format:?}");
+        assert!(loaded.as_unet().is_some(), "{format:?}");
+        assert_eq!(parameters(&loaded), parameters(&generator), "{format:?}");
+    }
+    assert!(weights::describe(&config).starts_with("U-Net 8-channel 3-level"), "{}", weights::describe(&config));
+    // A U-Net labelled as a ResNet, and a ResNet labelled as a U-Net: refused, by name.
+    let resnet = small_config();
+    let bytes = weights::save_to_bytes(&generator, &resnet, WeightsFormat::Burnpack, Precision::F32).unwrap();
+    let error = weights::load_from_bytes(&bytes, &device()).err().expect("refused");
+    assert!(matches!(error, WeightsError::WrongArchitecture { .. }), "{error}");
+    assert!(error.to_string().contains("missing") && error.to_string().contains("Keras 8-channel 2-block"), "{error}");
+    let bytes = weights::save_to_bytes(&resnet.init(&device()), &config, WeightsFormat::Safetensors, Precision::F32).unwrap();
+    let error = weights::load_from_bytes(&bytes, &device()).err().expect("refused");
+    assert!(error.to_string().contains("U-Net 8-channel"), "{error}");
+}
+
+#[test]
+fn a_unet_configuration_out_of_range_is_refused_before_anything_is_built() {
+    use deblurgan::model::UNetConfig;
+    let generator = GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(4))).init(&device());
+    for bad in [UNetConfig::new().with_levels(6), UNetConfig::new().with_width(0), UNetConfig::new().with_levels(1)] {
+        let label = GeneratorConfig::unet().with_unet(Some(bad.clone()));
+        let bytes = weights::save_to_bytes(&generator, &label, WeightsFormat::Safetensors, Precision::F16).unwrap();
+        let error = weights::load_from_bytes(&bytes, &device()).err().expect("refused");
+        assert!(matches!(error, WeightsError::BadConfig(_)), "{bad:?}: {error}");
+    }
+}
