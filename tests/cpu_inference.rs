@@ -7,7 +7,7 @@ mod common;
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Device, Distribution, Tensor};
 use deblurgan::cpu_inference::{BlockConvs, CpuGenerator};
-use deblurgan::model::{GeneratorConfig, GeneratorVariant, NormKind};
+use deblurgan::model::{GeneratorConfig, GeneratorVariant, NormKind, UNetConfig};
 use deblurgan::{Engine, TileOptions, deblur_rgb_on};
 
 /// Replaces every float tensor by random values: kernels at the scale that keeps activations
@@ -16,17 +16,32 @@ struct Randomise;
 
 impl ModuleMapper for Randomise {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let (id, tensor, mapper) = param.consume();
-        let shape = tensor.shape();
-        let device = tensor.device();
-        let values = if D == 4 {
-            let fan_in = (shape[1] * shape[2] * shape[3]) as f64;
-            Tensor::random(shape, Distribution::Normal(0.0, (1.5 / fan_in).sqrt()), &device)
-        } else {
-            Tensor::random(shape, Distribution::Uniform(0.3, 1.0), &device)
-        };
-        Param::from_mapped_value(id, values, mapper)
+        randomise(param, Distribution::Uniform(0.3, 1.0))
     }
+}
+
+/// [`Randomise`] with biases in [-0.1, 0.1]: for the U-Net, which has no normalisation to
+/// undo them, where biases of [0.3, 1.0] in every convolution pile up through the residual
+/// blocks until the output is far outside [-1, 1] (and its rounding with it).
+struct RandomiseCentred;
+
+impl ModuleMapper for RandomiseCentred {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        randomise(param, Distribution::Uniform(-0.1, 0.1))
+    }
+}
+
+fn randomise<const D: usize>(param: Param<Tensor<D>>, vectors: Distribution) -> Param<Tensor<D>> {
+    let (id, tensor, mapper) = param.consume();
+    let shape = tensor.shape();
+    let device = tensor.device();
+    let values = if D == 4 {
+        let fan_in = (shape[1] * shape[2] * shape[3]) as f64;
+        Tensor::random(shape, Distribution::Normal(0.0, (1.5 / fan_in).sqrt()), &device)
+    } else {
+        Tensor::random(shape, vectors, &device)
+    };
+    Param::from_mapped_value(id, values, mapper)
 }
 
 fn small() -> GeneratorConfig {
@@ -44,21 +59,28 @@ fn the_cpu_engine_computes_what_burn_computes() {
         ("residual-batchnorm", residual.clone().with_norm(Some(NormKind::Batch))),
         ("residual-no-blocks", residual.clone().with_norm(Some(NormKind::None)).with_blocks(0)),
         ("keras-batchnorm", small().with_variant(GeneratorVariant::Keras)),
+        ("unet", GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(8)))),
+        ("unet-3-levels-2-blocks", GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(4).with_levels(3).with_blocks_per_level(2)))),
     ];
     for (name, config) in configs {
-        let generator = config.init(&device).map(&mut Randomise);
-        // The blocks' 32 channels come in fours: Winograd computes them where asked.
+        let generator = config.init(&device);
+        let generator = if generator.as_unet().is_some() { generator.map(&mut RandomiseCentred) } else { generator.map(&mut Randomise) };
+        // The blocks' channels come in fours: Winograd computes them where asked.
         let compiled = [BlockConvs::Direct, BlockConvs::Winograd]
             .map(|block_convs| CpuGenerator::compile_with(&generator, block_convs).unwrap_or_else(|e| panic!("{name}: {e}")));
-        for [height, width] in [[36, 52], [8, 8], [64, 12]] {
+        for [height, width] in [[40, 56], [8, 8], [64, 16]] {
             let input = Tensor::<4>::random([1, 3, height, width], Distribution::Uniform(-1.0, 1.0), &device);
             let planar = input.to_data().try_into_vec_as::<f32>().unwrap();
+            // Rounding grows with the values rounded: the bound is 1e-4 of the output's scale
+            // before the clamp (at most about 2 for the ResNets' tanh output; the U-Net's sum is
+            // unbounded).
+            let scale = generator.forward_unclamped(input.clone()).abs().max().into_scalar::<f32>().max(1.0);
             let expected = generator.forward(input).into_data().try_into_vec_as::<f32>().unwrap();
             for (compiled, block_convs) in compiled.iter().zip([BlockConvs::Direct, BlockConvs::Winograd]) {
                 let got = compiled.forward(&planar, width, height);
                 assert_eq!(got.len(), expected.len());
                 let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-                assert!(worst < 1e-4, "{name} ({block_convs:?} blocks) at {width}×{height}: differs by up to {worst}");
+                assert!(worst < 1e-4 * scale, "{name} ({block_convs:?} blocks) at {width}×{height}: differs by up to {worst} (scale {scale})");
             }
             // Random weights change the image: the comparison is not between two identities.
             let change = expected.iter().zip(&planar).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
@@ -173,4 +195,23 @@ fn a_tile_cancelled_between_layers_is_not_counted_and_the_photo_goes_on() {
     assert!(fractions.windows(2).all(|pair| pair[0] < pair[1]));
     let expected = pollster::block_on(deblur_rgb_on(&generator, &device, &photo, TileOptions::whole_image(), Engine::Auto, |_| true)).unwrap();
     assert_eq!(job.finish(), expected);
+}
+
+#[test]
+fn the_unet_runs_on_the_cpu_engine_through_the_photo_pipeline() {
+    let device = Device::flex();
+    device.seed(15);
+    // Stem, per level down: 2 block convolutions and the downsampling (3 levels), 4 at the
+    // bottom, per level up: the upsampling and 2 block convolutions, head.
+    let unet = GeneratorConfig::unet().init(&device);
+    assert_eq!(CpuGenerator::compile(&unet).unwrap().layers(), 1 + 3 * 3 + 4 + 3 * 3 + 1);
+    let generator = GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(4))).init(&device).map(&mut RandomiseCentred);
+    let photo = common::photo_of_size(150, 97);
+    for options in [TileOptions::whole_image(), TileOptions::new(64, 16).unwrap()] {
+        let run = |engine| pollster::block_on(deblur_rgb_on(&generator, &device, &photo, options, engine, |_| true)).unwrap();
+        let (cpu, burn) = (run(Engine::Auto), run(Engine::Burn));
+        let worst = cpu.as_raw().iter().zip(burn.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        assert!(worst <= 1, "{options:?}: the engines differ by {worst} levels");
+        assert_ne!(cpu, photo, "the random generator changes the photo");
+    }
 }
