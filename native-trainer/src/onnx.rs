@@ -2,10 +2,11 @@
 //! and for benchmarking this project against them on the same network.
 //!
 //! The graph takes `input` `[batch, 3, height, width]` in [-1, 1] (height and width multiples of
-//! 4, as the project's pre-processing pads them) and gives `output` of the same shape, exactly as
-//! [`Generator::forward`]: reflection pads, convolutions, BatchNorm (running statistics) or
-//! InstanceNorm, ReLU, nearest ×2 resizes or transposed convolutions, tanh, the global skip and
-//! the final clip. Weights are stored as 32-bit floats. Written with a small protobuf encoder of
+//! 8, as the project's pre-processing pads them) and gives `output` of the same shape, exactly as
+//! [`Generator::forward`]: for the U-Net, convolutions, transposed convolutions, ReLU, the
+//! skips' additions, the global skip and the final clip; for the ResNet, reflection pads,
+//! convolutions, BatchNorm (running statistics) or InstanceNorm, ReLU, nearest ×2 resizes or
+//! transposed convolutions, tanh, the global skip and the final clip. Weights are stored as 32-bit floats. Written with a small protobuf encoder of
 //! the fields used (no code generation, no dependency).
 
 use anyhow::{Result, bail};
@@ -13,7 +14,9 @@ use burn::module::Param;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::nn::PaddingConfig2d;
 use burn::tensor::Tensor;
-use deblurgan::model::{ConvNormAct, Generator, GeneratorVariant, Norm, ResnetBlock, Upsample};
+use deblurgan::model::{
+    ConvNormAct, Generator, GeneratorVariant, Norm, PlainResidualBlock, ResnetBlock, ResnetGenerator, UNet, Upsample,
+};
 
 /// The ONNX operator set the graph uses.
 pub const OPSET: i64 = 17;
@@ -296,6 +299,25 @@ impl Graph {
         Ok(self.node("Add", &[x, &y], &[]))
     }
 
+    /// [`PlainResidualBlock`]s one after the other.
+    fn plain_blocks(&mut self, x: &str, blocks: &[PlainResidualBlock]) -> Result<String> {
+        let mut x = x.to_string();
+        for block in blocks {
+            let y = self.conv(&x, &block.conv1)?;
+            let y = self.node("Relu", &[&y], &[]);
+            let y = self.conv(&y, &block.conv2)?;
+            x = self.node("Add", &[&x, &y], &[]);
+        }
+        Ok(x)
+    }
+
+    /// `x` clamped to [-1, 1], named `output`.
+    fn clip_into(&mut self, x: &str, output: String) -> String {
+        let low = self.floats("clip_min", &[], &[-1.0]);
+        let high = self.floats("clip_max", &[], &[1.0]);
+        self.node_into("Clip", &[x, &low, &high], &[], output)
+    }
+
     fn upsample(&mut self, x: &str, up: &Upsample) -> Result<String> {
         match up {
             Upsample::NearestConv(block) => {
@@ -322,9 +344,8 @@ impl Graph {
     }
 }
 
-/// The generator as a serialised ONNX model (`ModelProto`).
-pub fn generator_to_onnx(generator: &Generator, description: &str) -> Result<Vec<u8>> {
-    let mut g = Graph::default();
+/// The ResNet generator's nodes, from "input" to the output, which is named `output`.
+fn resnet_graph(g: &mut Graph, generator: &ResnetGenerator, output: String) -> Result<()> {
     let x = g.reflect_pad("input", 3);
     let full = g.conv_norm_act(&x, &generator.stem)?;
     let half = g.conv_norm_act(&full, &generator.down1)?;
@@ -344,18 +365,47 @@ pub fn generator_to_onnx(generator: &Generator, description: &str) -> Result<Vec
     let x = g.conv(&x, &generator.head)?;
     let residual = g.node("Tanh", &[&x], &[]);
     let sum = g.node("Add", &[&residual, "input"], &[]);
-    let output = "output".to_string();
     match generator.variant {
         GeneratorVariant::Keras => {
             let half = g.floats("half", &[], &[0.5]);
-            g.node_into("Mul", &[&sum, &half], &[], output.clone())
+            g.node_into("Mul", &[&sum, &half], &[], output)
         }
-        GeneratorVariant::Residual | GeneratorVariant::Official => {
-            let low = g.floats("clip_min", &[], &[-1.0]);
-            let high = g.floats("clip_max", &[], &[1.0]);
-            g.node_into("Clip", &[&sum, &low, &high], &[], output.clone())
-        }
+        GeneratorVariant::Residual | GeneratorVariant::Official => g.clip_into(&sum, output),
     };
+    Ok(())
+}
+
+/// The U-Net's nodes, from "input" to the output, which is named `output`.
+fn unet_graph(g: &mut Graph, unet: &UNet, output: String) -> Result<()> {
+    let mut x = g.conv("input", &unet.stem)?;
+    let mut kept = Vec::new();
+    for level in &unet.encoder {
+        x = g.plain_blocks(&x, &level.blocks)?;
+        kept.push(x.clone());
+        let down = g.conv(&x, &level.down)?;
+        x = g.node("Relu", &[&down], &[]);
+    }
+    x = g.plain_blocks(&x, &unet.bottom)?;
+    for (level, skip) in unet.decoder.iter().zip(kept).rev() {
+        let up = g.conv_transpose(&x, &level.up);
+        let up = g.node("Relu", &[&up], &[]);
+        let joined = g.node("Add", &[&up, &skip], &[]);
+        x = g.plain_blocks(&joined, &level.blocks)?;
+    }
+    let correction = g.conv(&x, &unet.head)?;
+    let sum = g.node("Add", &["input", &correction], &[]);
+    g.clip_into(&sum, output);
+    Ok(())
+}
+
+/// The generator as a serialised ONNX model (`ModelProto`).
+pub fn generator_to_onnx(generator: &Generator, description: &str) -> Result<Vec<u8>> {
+    let mut g = Graph::default();
+    let output = "output".to_string();
+    match generator {
+        Generator::ResNet(generator) => resnet_graph(&mut g, generator, output.clone())?,
+        Generator::UNet(unet) => unet_graph(&mut g, unet, output.clone())?,
+    }
 
     // GraphProto: node 1, name 2, initializer 5, doc_string 10, input 11, output 12.
     let mut graph = Message::default();

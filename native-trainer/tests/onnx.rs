@@ -13,7 +13,7 @@ use std::process::Command;
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{Device, Distribution, Tensor};
-use deblurgan::model::{GeneratorConfig, GeneratorVariant, NormKind};
+use deblurgan::model::{GeneratorConfig, GeneratorVariant, NormKind, UNetConfig};
 use deblurgan::weights::{self, Precision};
 
 /// Replaces every float tensor by random values: convolution kernels at the scale that keeps
@@ -68,8 +68,10 @@ fn the_onnx_graph_computes_what_the_generator_computes() {
         ("residual-batchnorm", small.clone().with_variant(GeneratorVariant::Residual).with_norm(Some(NormKind::Batch))),
         ("official-instancenorm", small.clone().with_variant(GeneratorVariant::Official)),
         ("keras-batchnorm", small.clone().with_variant(GeneratorVariant::Keras)),
+        ("unet", GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(8).with_bottom_blocks(1)))),
     ];
-    let [batch, channels, height, width] = [2, 3, 36, 52];
+    // Multiples of 8, as the pre-processing pads them (the U-Net halves its input three times).
+    let [batch, channels, height, width] = [2, 3, 40, 56];
     let input = Tensor::<4>::random([batch, channels, height, width], Distribution::Uniform(-1.0, 1.0), &device);
     let input_values = input.to_data().try_into_vec_as::<f32>().unwrap();
     let input_path = dir.join("input.f32");
