@@ -4,398 +4,26 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use deblurgan::TileOptions;
-use deblurgan::model::{CriticArchitecture, CriticConfig, GeneratorConfig, NormKind};
+use deblurgan::model::GeneratorConfig;
 use deblurgan::tiling::{DEFAULT_OVERLAP, DEFAULT_TILE_SIZE, TilePlan};
 use deblurgan::weights::{self, Precision};
-use native_trainer::data::camera_shake::ShakeOptions;
 use native_trainer::device::{DeviceChoice, select_device};
 use native_trainer::eval::{self, EvalOptions};
-use native_trainer::loss::PixelLoss;
 use native_trainer::train::{self, Outcome, RunControl, TrainOptions};
 use native_trainer::{bench, official};
+
+mod cli;
+
+use cli::choices::{Architecture, BlurArgs, EngineChoice};
+use cli::train_args::TrainArgs;
 
 #[derive(Parser, Debug)]
 #[command(version, about = "Train, evaluate, export and import DeblurGAN generators")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-/// A named generator configuration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Architecture {
-    /// The design notes' generator: 64 channels, 9 blocks, BatchNorm (11.4 M parameters).
-    Full,
-    /// 32 channels, 6 blocks: fast on CPUs and in browsers (2 M parameters).
-    Compact,
-    /// Compact with the residual output (input + correction, starting as the identity) and
-    /// BatchNorm.
-    CompactResidual,
-    /// Compact residual without normalisation layers or dropout: training and inference compute
-    /// the same function.
-    CompactResidualPlain,
-    /// Compact residual plain with encoder-decoder skip connections (the stem's features added
-    /// before the last convolution, the first downsampling's after the first upsampling).
-    CompactResidualSkip,
-    /// The official PyTorch DeblurGAN: InstanceNorm, transposed convolutions.
-    Official,
-}
-
-impl Architecture {
-    fn config(self) -> GeneratorConfig {
-        match self {
-            Architecture::Full => GeneratorConfig::keras(),
-            Architecture::Compact => GeneratorConfig::compact(),
-            Architecture::CompactResidual => GeneratorConfig::compact_residual(),
-            Architecture::CompactResidualPlain => GeneratorConfig::compact_residual_plain(),
-            Architecture::CompactResidualSkip => GeneratorConfig::compact_residual_skip(),
-            Architecture::Official => GeneratorConfig::official(),
-        }
-    }
-}
-
-/// What runs the generator in `bench-deblur`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum EngineChoice {
-    /// As `deblur` runs it: the CPU engine on the CPU (where it runs the generator), burn on a GPU.
-    Auto,
-    /// burn's forward pass on the device.
-    Burn,
-}
-
-/// Which critic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum CriticChoice {
-    /// The official DeblurGAN's PatchGAN (InstanceNorm), one score per patch.
-    Patch,
-    /// The design notes' critic: convolutions then dense 1024 and dense 1 (BatchNorm); needs
-    /// square crops whose side is a multiple of 16.
-    Dense,
-}
-
-/// The pixel content loss.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum PixelLossChoice {
-    /// Mean absolute error.
-    L1,
-    /// Mean squared error.
-    L2,
-    /// Minus the mean PSNR of the images (dB), what the evaluation reports.
-    Psnr,
-}
-
-impl PixelLossChoice {
-    fn loss(self) -> PixelLoss {
-        match self {
-            PixelLossChoice::L1 => PixelLoss::L1,
-            PixelLossChoice::L2 => PixelLoss::L2,
-            PixelLossChoice::Psnr => PixelLoss::Psnr,
-        }
-    }
-}
-
-/// A named synthetic blur.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ShakePreset {
-    /// The official DeblurGAN's camera shake: 60 px paths on a 64 px kernel, exposures of 1/100,
-    /// 1/10, 1/2 and all of the path.
-    Strong,
-    /// Handheld shake: whole paths of 5 to 25 px on a 32 px kernel.
-    Moderate,
-}
-
-/// The synthetic blur `eval` gives sharp photos.
-#[derive(Args, Debug, Clone)]
-struct BlurArgs {
-    /// Blur preset.
-    #[arg(long, value_enum, default_value = "strong")]
-    shake: ShakePreset,
-    /// Side of the kernels (default: the preset's).
-    #[arg(long = "blur-kernel-size")]
-    kernel_size: Option<usize>,
-    /// Longest path, in pixels (default: the preset's).
-    #[arg(long = "blur-length")]
-    max_length: Option<f64>,
-    /// Shortest path, in pixels (default: the preset's).
-    #[arg(long = "blur-min-length")]
-    min_length: Option<f64>,
-    /// Exposure fractions of the path, one drawn per photo, comma-separated (default: the
-    /// preset's).
-    #[arg(long = "blur-exposures", value_delimiter = ',')]
-    exposures: Option<Vec<f64>>,
-    /// Largest noise σ, in [0, 1] units (default: the preset's, 0.01).
-    #[arg(long = "blur-noise")]
-    max_noise: Option<f64>,
-}
-
-impl BlurArgs {
-    fn shake(&self) -> Result<ShakeOptions> {
-        let mut options = match self.shake {
-            ShakePreset::Strong => ShakeOptions::default(),
-            ShakePreset::Moderate => ShakeOptions::moderate(),
-        };
-        if let Some(canvas) = self.kernel_size {
-            options.canvas = canvas;
-        }
-        if let Some(length) = self.max_length {
-            options.max_length = length;
-            options.min_length = options.min_length.min(length);
-        }
-        if let Some(length) = self.min_length {
-            options.min_length = length;
-        }
-        if let Some(exposures) = &self.exposures {
-            options.exposures = exposures.clone();
-        }
-        if let Some(noise) = self.max_noise {
-            options.max_noise = noise;
-        }
-        if options.canvas < 2 {
-            bail!("--blur-kernel-size must be at least 2");
-        }
-        if !(options.min_length >= 0.0 && options.min_length <= options.max_length) {
-            bail!("--blur-min-length must lie between 0 and --blur-length ({})", options.max_length);
-        }
-        if options.exposures.is_empty() || options.exposures.iter().any(|e| !(*e > 0.0 && *e <= 1.0)) {
-            bail!("--blur-exposures must be fractions in (0, 1]");
-        }
-        if !(0.0..=1.0).contains(&options.max_noise) {
-            bail!("--blur-noise must lie in [0, 1]");
-        }
-        Ok(options)
-    }
-
-    fn describe(&self) -> String {
-        match self.shake() {
-            Ok(o) => format!(
-                "{:?}: paths {}-{} px on a {} px kernel, exposures {:?}, noise up to {}",
-                self.shake, o.min_length, o.max_length, o.canvas, o.exposures, o.max_noise
-            )
-            .to_lowercase(),
-            Err(e) => e.to_string(),
-        }
-    }
-}
-
-#[derive(Args, Debug)]
-struct TrainArgs {
-    /// Run folder: checkpoints, log.jsonl, samples/.
-    #[arg(short, long)]
-    output: PathBuf,
-    /// Continue the newest checkpoint in the run folder (its options are used; --steps may
-    /// extend the run, --data/--sharp/--blurred say where the same images are now, --workers
-    /// sets the loader threads).
-    #[arg(long)]
-    resume: bool,
-    /// Data set root: GOPRO_Large, a Keras A/B folder, or a folder of sharp photos.
-    #[arg(long)]
-    data: Option<PathBuf>,
-    /// Blurred folder of a pair of folders (with --sharp).
-    #[arg(long)]
-    blurred: Option<PathBuf>,
-    /// Sharp folder of a pair of folders (with --blurred), or sharp photos alone.
-    #[arg(long)]
-    sharp: Option<PathBuf>,
-    /// Split of GoPro and A/B data sets.
-    #[arg(long, default_value = "train")]
-    split: String,
-    /// Generator.
-    #[arg(long, value_enum, default_value = "compact-residual")]
-    architecture: Architecture,
-    /// Generator dropout in the residual blocks.
-    #[arg(long)]
-    dropout: Option<f64>,
-    /// Critic.
-    #[arg(long, value_enum, default_value = "patch")]
-    critic: CriticChoice,
-    /// End the critic in a sigmoid (the design notes' variant; use with --gp-weight 0 for the
-    /// notes' plain Wasserstein loss).
-    #[arg(long)]
-    critic_sigmoid: bool,
-    /// Critic width.
-    #[arg(long, default_value_t = 64)]
-    critic_channels: usize,
-    /// Generator steps in all (default 100000; on --resume, the saved number unless given).
-    #[arg(long)]
-    steps: Option<usize>,
-    /// Images per batch.
-    #[arg(long, default_value_t = 1)]
-    batch: usize,
-    /// Side of the random crops.
-    #[arg(long, default_value_t = 256)]
-    crop: usize,
-    /// No random horizontal flips.
-    #[arg(long)]
-    no_flip: bool,
-    /// Scale larger photos down to this longest side before cropping (0: never), as `eval`
-    /// does, so that a blur of n pixels means the same in training and evaluation.
-    #[arg(long, default_value_t = 1280)]
-    max_side: u32,
-    /// Largest noise σ added to synthetic blur, in [0, 1] units.
-    #[arg(long, default_value_t = 0.01)]
-    max_noise: f64,
-    /// Side of synthetic camera-shake kernels.
-    #[arg(long, default_value_t = 64)]
-    kernel_size: usize,
-    /// Length of synthetic camera-shake trajectories, in pixels.
-    #[arg(long, default_value_t = 60.0)]
-    trajectory_length: f64,
-    /// Share of samples blurred by the moderate shake (whole paths of 5-25 px on a 32 px kernel)
-    /// instead of the strong one (--kernel-size, --trajectory-length, four exposures).
-    #[arg(long, default_value_t = 0.5)]
-    moderate_share: f64,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-4)]
-    lr: f64,
-    /// Adam β1.
-    #[arg(long, default_value_t = 0.5)]
-    beta1: f32,
-    /// Adam β2.
-    #[arg(long, default_value_t = 0.999)]
-    beta2: f32,
-    /// Step where the linear decay of the learning rate to 0 begins (default: half the steps).
-    #[arg(long)]
-    decay_start: Option<usize>,
-    /// Steps of linear learning-rate warm-up at the start.
-    #[arg(long, default_value_t = 0)]
-    warmup: usize,
-    /// Critic updates per generator step.
-    #[arg(long, default_value_t = 5)]
-    critic_updates: usize,
-    /// Gradient-penalty weight λ (0: none).
-    #[arg(long, default_value_t = 10.0)]
-    gp_weight: f64,
-    /// Finite-difference step of the gradient penalty (see docs/training.md).
-    #[arg(long, default_value_t = 1e-3)]
-    gp_step: f64,
-    /// Weight of the adversarial loss (0: content loss only, no critic).
-    #[arg(long, default_value_t = 1.0)]
-    adversarial_weight: f64,
-    /// Weight of the content loss.
-    #[arg(long, default_value_t = 100.0)]
-    content_weight: f64,
-    /// Pixel content loss (without --vgg): l1; l2 (mean squared error); or psnr (minus each
-    /// image's PSNR in dB, averaged: what the evaluation reports, where nearly sharp crops weigh
-    /// as much as blurred ones).
-    #[arg(long, value_enum, default_value = "l1")]
-    pixel_loss: PixelLossChoice,
-    /// VGG16 ImageNet weights (torchvision .pth or .safetensors) for the perceptual loss;
-    /// without them the content loss is L1.
-    #[arg(long)]
-    vgg: Option<PathBuf>,
-    /// Seed of every random choice.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Data loading threads (default 4).
-    #[arg(long)]
-    workers: Option<usize>,
-    /// Log a line to log.jsonl every N steps.
-    #[arg(long, default_value_t = 10)]
-    log_every: usize,
-    /// Write before/after samples every N steps (0: never).
-    #[arg(long, default_value_t = 500)]
-    sample_every: usize,
-    /// Write a checkpoint every N steps.
-    #[arg(long, default_value_t = 1000)]
-    checkpoint_every: usize,
-    /// Checkpoints kept.
-    #[arg(long, default_value_t = 3)]
-    keep: usize,
-    /// Also write a checkpoint every N minutes (wall clock; 0: by steps only).
-    #[arg(long, default_value_t = 10.0)]
-    checkpoint_minutes: f64,
-    /// Sharp photos never trained on: the run measures its weights on a fixed crop of each
-    /// (strong and moderate shake) as the page runs them, and logs the gain against CPU time in
-    /// validation.jsonl. On --resume, where the same photos are now.
-    #[arg(long)]
-    validation: Option<PathBuf>,
-    /// Validation photos used.
-    #[arg(long, default_value_t = 8)]
-    validation_photos: usize,
-    /// Side of the validation crops.
-    #[arg(long, default_value_t = 256)]
-    validation_crop: usize,
-    /// CPU-minutes of training between validations.
-    #[arg(long, default_value_t = 10.0)]
-    validate_minutes: f64,
-    /// Start from this generator (weights file, checkpoint or run folder) instead of a fresh
-    /// one, with a fresh optimiser at step 0: the second stage of a staged recipe (e.g. another
-    /// loss, or adversarial fine-tuning). Its architecture replaces --architecture, and a
-    /// checkpoint's CPU time carries on in the learning curve.
-    #[arg(long)]
-    init_from: Option<PathBuf>,
-    /// Keep a moving average of the generator's weights with this decay per step (e.g. 0.998:
-    /// about the last 500 steps) and publish it: validation, eval, export and --init-from use
-    /// the average, which carries less of the last steps' noise.
-    #[arg(long)]
-    ema: Option<f64>,
-    /// GPU (wgpu) or CPU (Flex).
-    #[arg(long, value_enum, default_value = "gpu")]
-    device: DeviceChoice,
-}
-
-impl TrainArgs {
-    fn options(&self) -> TrainOptions {
-        let mut generator = self.architecture.config();
-        if let Some(dropout) = self.dropout {
-            generator = generator.with_dropout(dropout);
-        }
-        let critic = match self.critic {
-            CriticChoice::Patch => CriticConfig::patch(),
-            CriticChoice::Dense => CriticConfig::dense(self.crop)
-                .with_architecture(CriticArchitecture::Dense)
-                .with_norm(NormKind::Batch),
-        }
-        .with_base_channels(self.critic_channels)
-        .with_sigmoid(self.critic_sigmoid);
-        let options = TrainOptions::new()
-            .with_data(self.data.clone())
-            .with_blurred(self.blurred.clone())
-            .with_sharp(self.sharp.clone())
-            .with_split(self.split.clone())
-            .with_generator(generator)
-            .with_critic(critic)
-            .with_steps(self.steps.unwrap_or(100_000))
-            .with_batch(self.batch)
-            .with_crop(self.crop)
-            .with_flip(!self.no_flip)
-            .with_max_side(Some(self.max_side))
-            .with_max_noise(self.max_noise)
-            .with_kernel_size(self.kernel_size)
-            .with_trajectory_length(self.trajectory_length)
-            .with_moderate_share(Some(self.moderate_share))
-            .with_lr(self.lr)
-            .with_beta1(self.beta1)
-            .with_beta2(self.beta2)
-            .with_decay_start(self.decay_start)
-            .with_warmup((self.warmup > 0).then_some(self.warmup))
-            .with_critic_updates(self.critic_updates)
-            .with_gp_weight(self.gp_weight)
-            .with_gp_step(self.gp_step)
-            .with_adversarial_weight(self.adversarial_weight)
-            .with_content_weight(self.content_weight)
-            .with_pixel_loss(Some(self.pixel_loss.loss()))
-            .with_vgg(self.vgg.clone())
-            .with_seed(self.seed)
-            .with_log_every(self.log_every)
-            .with_sample_every(self.sample_every)
-            .with_checkpoint_every(self.checkpoint_every)
-            .with_keep(self.keep)
-            .with_checkpoint_minutes((self.checkpoint_minutes > 0.0).then_some(self.checkpoint_minutes))
-            .with_validation(self.validation.clone())
-            .with_validation_photos(Some(self.validation_photos))
-            .with_validation_crop(Some(self.validation_crop))
-            .with_validate_minutes(Some(self.validate_minutes))
-            .with_init_from(self.init_from.clone())
-            .with_ema(self.ema);
-        // Without --workers, the options' own default.
-        match self.workers {
-            Some(workers) => options.with_workers(workers),
-            None => options,
-        }
-    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -406,7 +34,7 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
         /// Which generator.
-        #[arg(long, value_enum, default_value = "compact-residual")]
+        #[arg(long, value_enum, default_value = "unet")]
         architecture: Architecture,
         /// Store the weights as 16-bit floats.
         #[arg(long)]
@@ -450,7 +78,7 @@ enum Command {
         #[arg(long)]
         sharp: Option<PathBuf>,
         /// Generator.
-        #[arg(long, value_enum, default_value = "compact-residual")]
+        #[arg(long, value_enum, default_value = "unet")]
         architecture: Architecture,
         /// Generator dropout in the residual blocks (default: the architecture's).
         #[arg(long)]
@@ -548,7 +176,7 @@ enum Command {
         #[arg(long)]
         f32: bool,
         /// Write the generator as an ONNX graph (opset 17) for other runtimes: input
-        /// `[batch, 3, height, width]` in [-1, 1], sides multiples of 4; implied by a .onnx
+        /// `[batch, 3, height, width]` in [-1, 1], sides multiples of 8; implied by a .onnx
         /// output.
         #[arg(long)]
         onnx: bool,
@@ -607,6 +235,7 @@ fn main() -> Result<()> {
                 data: moved.then(|| (args.data.clone(), args.blurred.clone(), args.sharp.clone())),
                 workers: args.workers,
                 validation: args.validation.clone(),
+                decay_start: args.decay_start.filter(|_| args.resume),
                 ..RunControl::default()
             };
             if args.resume && args.init_from.is_some() {

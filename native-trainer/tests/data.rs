@@ -91,7 +91,7 @@ fn batches_are_deterministic_whatever_the_threads_and_the_start() {
     let photos = common::write_sharp(&dir, 3, 40);
     let dataset = Arc::new(Dataset::new(
         Source::Sharp(photos),
-        SampleOptions { crop: 32, flip: true, shake: ShakeOptions { canvas: 16, max_length: 12.0, ..ShakeOptions::default() }, second_shake: None, max_side: None },
+        SampleOptions { crop: 32, flip: true, shake: ShakeOptions { canvas: 16, max_length: 12.0, ..ShakeOptions::default() }, second_shake: None, max_side: None, ..SampleOptions::default() },
         7,
     ));
     let mut one = Loader::new(dataset.clone(), 2, 0, 1);
@@ -120,7 +120,7 @@ fn photos_are_scaled_down_to_max_side_before_cropping() {
     let photos = common::write_sharp(&dir, 2, 80);
     let scaled = limit_side(read_rgb(&photos[0]).unwrap(), Some(32));
     assert_eq!(scaled.dimensions(), (32, 32));
-    let options = |max_side| SampleOptions { crop: 32, flip: false, shake: ShakeOptions::default(), second_shake: None, max_side };
+    let options = |max_side| SampleOptions { crop: 32, flip: false, shake: ShakeOptions::default(), second_shake: None, max_side, ..SampleOptions::default() };
     let dataset = Dataset::new(Source::Sharp(photos.clone()), options(Some(32)), 3);
     let expected = region_to_planar(&scaled, 0, 0, 32, 32);
     for _ in 0..2 {

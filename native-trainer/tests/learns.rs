@@ -1,4 +1,5 @@
-//! The trainer learns to deblur, measured through the inference path: a short content-only run
+//! The trainer learns to deblur, measured through the inference path: a short run of the default
+//! recipe (content loss only, a narrow U-Net)
 //! on a few photos with one known blur, exported as the page's f16 weights, read back and run in
 //! tiles as `deblur` runs them, must sharpen photos it never saw.
 //!
@@ -14,13 +15,14 @@ use burn::tensor::Device;
 use deblurgan::TileOptions;
 use deblurgan::convert::{planar_to_image, region_to_planar};
 use deblurgan::deblur::deblur_rgb;
-use deblurgan::model::GeneratorConfig;
+use deblurgan::model::{GeneratorConfig, UNetConfig};
 use deblurgan::weights::{self, Precision};
 use image::RgbImage;
 use native_trainer::data::camera_shake::{Psf, blur_valid, centre_tap};
 use native_trainer::data::loader::read_rgb;
 use native_trainer::metrics::psnr;
-use native_trainer::train::{Outcome, RunControl, TrainOptions, run};
+use native_trainer::recipe::recipe;
+use native_trainer::train::{Outcome, RunControl, run};
 
 /// A diagonal motion blur 9 pixels long, centred on the kernel's centre tap.
 fn known_blur() -> Psf {
@@ -67,16 +69,11 @@ fn a_short_content_run_sharpens_held_back_photos_through_the_exported_weights() 
         image::imageops::crop_imm(&photo, 352, 0, 160, 192).to_image(),
         image::imageops::crop_imm(&photo, 352, 192, 160, 192).to_image(),
     ];
-    let options = TrainOptions::new()
+    // The default recipe, on a narrow U-Net.
+    let unet = UNetConfig::new().with_width(8).with_levels(3);
+    let options = recipe(GeneratorConfig::unet().with_unet(Some(unet)), STEPS)
         .with_blurred(Some(dir.join("train/blurred")))
         .with_sharp(Some(dir.join("train/sharp")))
-        .with_generator(GeneratorConfig::compact_residual_plain().with_base_channels(8).with_blocks(2))
-        .with_adversarial_weight(0.0)
-        .with_content_weight(1.0)
-        .with_lr(1e-3)
-        .with_beta1(0.9)
-        .with_steps(STEPS)
-        .with_decay_start(Some(STEPS * 3 / 4))
         .with_batch(4)
         .with_crop(48)
         .with_max_side(None)

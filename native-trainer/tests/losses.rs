@@ -56,7 +56,7 @@ fn the_notes_dense_sigmoid_critic_trains() {
         .with_trajectory_length(6.0);
     let dataset = Dataset::new(
         Source::Sharp(photos),
-        SampleOptions { crop: 32, flip: true, shake: options.shake(), second_shake: None, max_side: None },
+        SampleOptions { crop: 32, flip: true, shake: options.shake(), second_shake: None, max_side: None, ..SampleOptions::default() },
         0,
     );
     let batch = make_batch(&dataset, 0, 2).unwrap();

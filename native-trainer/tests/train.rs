@@ -55,7 +55,7 @@ fn a_few_steps_lower_the_loss_on_a_fixed_batch() {
     let options = tiny_options(&dir.join("photos")).with_lr(2e-3).with_steps(1000);
     let dataset = Dataset::new(
         Source::Sharp(photos),
-        SampleOptions { crop: 32, flip: true, shake: options.shake(), second_shake: None, max_side: None },
+        SampleOptions { crop: 32, flip: true, shake: options.shake(), second_shake: None, max_side: None, ..SampleOptions::default() },
         0,
     );
     let batch = make_batch(&dataset, 0, 2).unwrap();
@@ -266,9 +266,9 @@ fn the_content_loss_sees_overshoot_past_white_that_the_clamp_would_hide() {
         .with_adversarial_weight(0.0)
         .with_content_weight(1.0);
     let mut trainer = Trainer::new(options, &Device::flex()).unwrap();
-    let bias = trainer.generator.head.bias.as_ref().unwrap().val();
-    let device = bias.device();
-    trainer.generator.head.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::full([3], 2.0, &device)));
+    let head = &mut trainer.generator.as_resnet_mut().expect("a ResNet").head;
+    let device = head.bias.as_ref().unwrap().val().device();
+    head.bias = Some(burn::module::Param::from_tensor(Tensor::<1>::full([3], 2.0, &device)));
     let batch = native_trainer::data::loader::Batch {
         index: 0,
         blurred: vec![0.9; 3 * 16 * 16],
@@ -326,7 +326,10 @@ fn a_run_can_start_from_another_runs_generator_with_a_fresh_optimiser() {
 /// The first values of a generator's stem weights and of its head's weights.
 fn some_weights(generator: &deblurgan::model::Generator) -> Vec<f32> {
     let values = |t: Tensor<4>| t.flatten::<1>(0, 3).narrow(0, 0, 5).into_data().try_to_vec::<f32>().unwrap();
-    [values(generator.stem.conv.weight.val()), values(generator.head.weight.val())].concat()
+    match generator {
+        deblurgan::model::Generator::ResNet(g) => [values(g.stem.conv.weight.val()), values(g.head.weight.val())].concat(),
+        deblurgan::model::Generator::UNet(g) => [values(g.stem.weight.val()), values(g.head.weight.val())].concat(),
+    }
 }
 
 #[test]

@@ -38,6 +38,32 @@ pub struct SampleOptions {
     /// Photos are scaled down to this longest side before cropping (`None` or 0: as they are),
     /// as `eval` does, so that a blur of n pixels means the same on both sides.
     pub max_side: Option<u32>,
+    /// Share of sharp-only samples (0 to 1) left unblurred (noise and rounding still applied), so
+    /// that the network learns to leave sharp photos alone.
+    pub sharp_share: f64,
+    /// Round the blurred inputs to 8 bits per channel, as the page and the CLI see photos.
+    pub quantize: bool,
+}
+
+impl Default for SampleOptions {
+    fn default() -> Self {
+        Self {
+            crop: 256,
+            flip: true,
+            shake: ShakeOptions::default(),
+            second_shake: None,
+            max_side: None,
+            sharp_share: 0.0,
+            quantize: false,
+        }
+    }
+}
+
+/// Rounds values in [-1, 1] to the nearest of the 256 levels an 8-bit photo holds.
+pub fn quantize_to_8_bits(values: &mut [f32]) {
+    for value in values {
+        *value = ((*value + 1.0) * 127.5).round().clamp(0.0, 255.0) / 127.5 - 1.0;
+    }
 }
 
 /// A blurred/sharp training pair, planar `[3, crop, crop]` in [-1, 1].
@@ -192,7 +218,18 @@ impl Dataset {
                     Some((share, second)) if rng.chance(*share) => second,
                     _ => &self.options.shake,
                 };
-                let (blurred, _) = shake(&sharp, x, y, crop, crop, options, rng);
+                // No draw without sharp samples: runs from before the option keep their samples.
+                let (mut blurred, _) = if self.options.sharp_share > 0.0 && rng.chance(self.options.sharp_share) {
+                    let mut unblurred = region_to_planar(&sharp, x, y, crop, crop);
+                    let sigma = options.max_noise * rng.uniform();
+                    add_noise(&mut unblurred, sigma, rng);
+                    (unblurred, sigma)
+                } else {
+                    shake(&sharp, x, y, crop, crop, options, rng)
+                };
+                if self.options.quantize {
+                    quantize_to_8_bits(&mut blurred);
+                }
                 (blurred, region_to_planar(&sharp, x, y, crop, crop))
             }
         };

@@ -1,0 +1,4 @@
+//! The command line's arguments, beside `main.rs`'s commands.
+
+pub mod choices;
+pub mod train_args;
