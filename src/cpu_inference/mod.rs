@@ -18,6 +18,17 @@
 //! normalisation (every configuration but the official one); [`CpuGenerator::compile`] refuses
 //! the others, which then run on burn.
 
+/// Counts a layer done and awaits `after_layer(layers done)`, returning `None` from the pass
+/// where it answers `false` (a cancel).
+macro_rules! layer_done {
+    ($layers_done:ident, $after_layer:ident) => {
+        $layers_done += 1;
+        if !$after_layer($layers_done).await {
+            return None;
+        }
+    };
+}
+
 mod conv;
 mod feature_map;
 mod lanes;
@@ -44,7 +55,7 @@ pub use narrow_conv::NarrowConv;
 pub use resnet::CpuResnet;
 pub use unet::CpuUNet;
 
-use crate::model::{Generator, Norm};
+use crate::model::{Generator, MIN_SIZE, Norm, SIZE_MULTIPLE};
 
 /// Why a generator cannot run on the CPU engine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -166,7 +177,7 @@ impl CpuGenerator {
     /// Deblurs one image, as [`Generator::forward`] does.
     ///
     /// - input: `[3, height, width]` flattened, in [-1, 1]; height and width multiples of
-    ///   [`crate::model::SIZE_MULTIPLE`] and at least [`crate::model::MIN_SIZE`]
+    ///   [`SIZE_MULTIPLE`] and at least [`MIN_SIZE`]
     /// - output: `[3, height, width]` flattened, in [-1, 1]
     pub fn forward(&self, input: &[f32], width: usize, height: usize) -> Vec<f32> {
         let mut pass = pin!(self.forward_yielding(input, width, height, async |_| true));
@@ -195,6 +206,10 @@ impl CpuGenerator {
         height: usize,
         after_layer: impl AsyncFnMut(usize) -> bool,
     ) -> Option<Vec<f32>> {
+        assert!(
+            width % SIZE_MULTIPLE == 0 && height % SIZE_MULTIPLE == 0 && width >= MIN_SIZE && height >= MIN_SIZE,
+            "the generator takes sides that are multiples of {SIZE_MULTIPLE} of at least {MIN_SIZE}, not {width}×{height}"
+        );
         match self {
             Self::ResNet(generator) => generator.forward_yielding(input, width, height, after_layer).await,
             Self::UNet(unet) => unet.forward_yielding(input, width, height, after_layer).await,

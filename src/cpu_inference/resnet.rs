@@ -7,7 +7,7 @@ use super::{
     winograd,
 };
 use super::pool::BufferPool;
-use crate::model::{GeneratorVariant, MIN_SIZE, Norm, ResnetGenerator, SIZE_MULTIPLE, Upsample};
+use crate::model::{GeneratorVariant, Norm, ResnetGenerator, Upsample};
 use burn::nn::conv::Conv2d;
 
 /// How the head's `tanh` residual meets the input.
@@ -131,19 +131,7 @@ impl CpuResnet {
         height: usize,
         mut after_layer: impl AsyncFnMut(usize) -> bool,
     ) -> Option<Vec<f32>> {
-        assert!(
-            width % SIZE_MULTIPLE == 0 && height % SIZE_MULTIPLE == 0 && width >= MIN_SIZE && height >= MIN_SIZE,
-            "the generator takes sides that are multiples of {SIZE_MULTIPLE} of at least {MIN_SIZE}, not {width}×{height}"
-        );
         let mut layers_done = 0;
-        macro_rules! layer_done {
-            () => {
-                layers_done += 1;
-                if !after_layer(layers_done).await {
-                    return None;
-                }
-            };
-        }
         let c = self.stem.cout;
         let pool = &self.pool;
         let map = |height, width, channels, pad| FeatureMap::in_buffer(pool.zeros(FeatureMap::len(height, width, channels, pad)), height, width, channels, pad);
@@ -154,25 +142,25 @@ impl CpuResnet {
         let mut full = map(height, width, c, 1);
         run(&[(&self.stem, [0, 0], [0, 0])], 1, &image, &mut full, Epilogue::Relu { skip: None });
         pool.give(image.data);
-        layer_done!();
+        layer_done!(layers_done, after_layer);
         let mut half = map(height / 2, width / 2, 2 * c, 1);
         run(&[(&self.down1, [0, 0], [0, 0])], 1, &full, &mut half, Epilogue::Relu { skip: None });
         let full_skip = if self.skips { Some(full) } else { pool.give(full.data); None };
-        layer_done!();
+        layer_done!(layers_done, after_layer);
         let mut x = map(height / 4, width / 4, 4 * c, 1);
         run(&[(&self.down2, [0, 0], [0, 0])], 1, &half, &mut x, Epilogue::Relu { skip: None });
         let half_skip = if self.skips { Some(half) } else { pool.give(half.data); None };
-        layer_done!();
+        layer_done!(layers_done, after_layer);
         if !self.blocks.is_empty() {
             x.reflect_border();
             let mut y = map(height / 4, width / 4, 4 * c, 1);
             for [conv1, conv2] in &self.blocks {
                 run(&[(conv1, [0, 0], [0, 0])], 1, &x, &mut y, Epilogue::Relu { skip: None });
                 y.reflect_border();
-                layer_done!();
+                layer_done!(layers_done, after_layer);
                 run(&[(conv2, [0, 0], [0, 0])], 1, &y, &mut x, Epilogue::AddInPlace);
                 x.reflect_border();
-                layer_done!();
+                layer_done!(layers_done, after_layer);
             }
             x.zero_border();
             pool.give(y.data);
@@ -181,12 +169,12 @@ impl CpuResnet {
         self.up1.run(&x, &mut up, half_skip.as_ref());
         pool.give(x.data);
         half_skip.into_iter().for_each(|map| pool.give(map.data));
-        layer_done!();
+        layer_done!(layers_done, after_layer);
         let mut up2 = map(height, width, c, 3);
         self.up2.run(&up, &mut up2, full_skip.as_ref());
         pool.give(up.data);
         full_skip.into_iter().for_each(|map| pool.give(map.data));
-        layer_done!();
+        layer_done!(layers_done, after_layer);
         up2.reflect_border();
         let mut residual = pool.zeros(height * width * 3);
         let band_rows = band_rows(height, width);
@@ -208,7 +196,7 @@ impl CpuResnet {
             }
         }
         pool.give(residual);
-        layer_done!();
+        layer_done!(layers_done, after_layer);
         Some(output)
     }
 }

@@ -11,7 +11,7 @@ use super::{
     BlockConvs, Conv, Epilogue, FeatureMap, Folded, NarrowConv, Unsupported, band_rows, fold, fold_conv, for_each_band, run,
     values, winograd,
 };
-use crate::model::{MIN_SIZE, PlainResidualBlock, SIZE_MULTIPLE, UNet};
+use crate::model::{PlainResidualBlock, UNet};
 
 /// A level on the way down: its residual blocks, then the stride-2 convolution.
 #[derive(Debug, Clone)]
@@ -127,19 +127,7 @@ impl CpuUNet {
         height: usize,
         mut after_layer: impl AsyncFnMut(usize) -> bool,
     ) -> Option<Vec<f32>> {
-        assert!(
-            width % SIZE_MULTIPLE == 0 && height % SIZE_MULTIPLE == 0 && width >= MIN_SIZE && height >= MIN_SIZE,
-            "the generator takes sides that are multiples of {SIZE_MULTIPLE} of at least {MIN_SIZE}, not {width}×{height}"
-        );
         let mut layers_done = 0;
-        macro_rules! layer_done {
-            () => {
-                layers_done += 1;
-                if !after_layer(layers_done).await {
-                    return None;
-                }
-            };
-        }
         let pool = &self.pool;
         // Every map has a border of one pixel of zeros: the zero padding its readers need.
         let map = |height, width, channels| FeatureMap::in_buffer(pool.zeros(FeatureMap::len(height, width, channels, 1)), height, width, channels, 1);
@@ -150,9 +138,9 @@ impl CpuUNet {
                     let mut y = map($x.height, $x.width, $x.channels);
                     for [conv1, conv2] in $blocks.iter() {
                         run(&[(conv1, [0, 0], [0, 0])], 1, &$x, &mut y, Epilogue::Relu { skip: None });
-                        layer_done!();
+                        layer_done!(layers_done, after_layer);
                         run(&[(conv2, [0, 0], [0, 0])], 1, &y, &mut $x, Epilogue::AddInPlace);
-                        layer_done!();
+                        layer_done!(layers_done, after_layer);
                     }
                     pool.give(y.data);
                 }
@@ -164,13 +152,13 @@ impl CpuUNet {
         let mut x = map(height, width, self.stem.cout);
         run(&[(&self.stem, [0, 0], [0, 0])], 1, &image, &mut x, Epilogue::Linear);
         pool.give(image.data);
-        layer_done!();
+        layer_done!(layers_done, after_layer);
         let mut kept = Vec::with_capacity(self.encoder.len());
         for level in &self.encoder {
             blocks!(level.blocks, x);
             let mut next = map(x.height / 2, x.width / 2, level.down.cout);
             run(&[(&level.down, [0, 0], [0, 0])], 1, &x, &mut next, Epilogue::Relu { skip: None });
-            layer_done!();
+            layer_done!(layers_done, after_layer);
             kept.push(std::mem::replace(&mut x, next));
         }
         blocks!(self.bottom, x);
@@ -183,7 +171,7 @@ impl CpuUNet {
             run(&phases, 2, &x, &mut up, Epilogue::Relu { skip: Some(&skip) });
             pool.give(std::mem::replace(&mut x, up).data);
             pool.give(skip.data);
-            layer_done!();
+            layer_done!(layers_done, after_layer);
             blocks!(level.blocks, x);
         }
         let mut correction = pool.zeros(height * width * 3);
@@ -202,7 +190,7 @@ impl CpuUNet {
             }
         }
         pool.give(correction);
-        layer_done!();
+        layer_done!(layers_done, after_layer);
         Some(output)
     }
 }
