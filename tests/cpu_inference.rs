@@ -115,15 +115,17 @@ fn the_bundled_configuration_computes_what_burn_computes_both_ways() {
 fn photos_come_out_the_same_on_both_engines() {
     let device = Device::flex();
     device.seed(12);
-    let config = small().with_variant(GeneratorVariant::Residual).with_norm(Some(NormKind::None));
-    let generator = config.init(&device).map(&mut Randomise);
+    let resnet = small().with_variant(GeneratorVariant::Residual).with_norm(Some(NormKind::None)).init(&device).map(&mut Randomise);
+    let unet = GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(4))).init(&device).map(&mut RandomiseCentred);
     let photo = common::photo_of_size(150, 97);
-    for options in [TileOptions::whole_image(), TileOptions::new(64, 16).unwrap()] {
-        let run = |engine| pollster::block_on(deblur_rgb_on(&generator, &device, &photo, options, engine, |_| true)).unwrap();
-        let (cpu, burn) = (run(Engine::Auto), run(Engine::Burn));
-        let worst = cpu.as_raw().iter().zip(burn.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
-        assert!(worst <= 1, "{options:?}: the engines differ by {worst} levels");
-        assert_ne!(cpu, photo, "the random generator changes the photo");
+    for generator in [resnet, unet] {
+        for options in [TileOptions::whole_image(), TileOptions::new(64, 16).unwrap()] {
+            let run = |engine| pollster::block_on(deblur_rgb_on(&generator, &device, &photo, options, engine, |_| true)).unwrap();
+            let (cpu, burn) = (run(Engine::Auto), run(Engine::Burn));
+            let worst = cpu.as_raw().iter().zip(burn.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+            assert!(worst <= 1, "{options:?}: the engines differ by {worst} levels");
+            assert_ne!(cpu, photo, "the random generator changes the photo");
+        }
     }
 }
 
@@ -198,20 +200,18 @@ fn a_tile_cancelled_between_layers_is_not_counted_and_the_photo_goes_on() {
 }
 
 #[test]
-fn the_unet_runs_on_the_cpu_engine_through_the_photo_pipeline() {
-    let device = Device::flex();
-    device.seed(15);
+fn the_unet_reports_each_of_its_convolutions_as_a_layer() {
     // Stem, per level down: 2 block convolutions and the downsampling (3 levels), 4 at the
     // bottom, per level up: the upsampling and 2 block convolutions, head.
-    let unet = GeneratorConfig::unet().init(&device);
-    assert_eq!(CpuGenerator::compile(&unet).unwrap().layers(), 1 + 3 * 3 + 4 + 3 * 3 + 1);
-    let generator = GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(4))).init(&device).map(&mut RandomiseCentred);
-    let photo = common::photo_of_size(150, 97);
-    for options in [TileOptions::whole_image(), TileOptions::new(64, 16).unwrap()] {
-        let run = |engine| pollster::block_on(deblur_rgb_on(&generator, &device, &photo, options, engine, |_| true)).unwrap();
-        let (cpu, burn) = (run(Engine::Auto), run(Engine::Burn));
-        let worst = cpu.as_raw().iter().zip(burn.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
-        assert!(worst <= 1, "{options:?}: the engines differ by {worst} levels");
-        assert_ne!(cpu, photo, "the random generator changes the photo");
-    }
+    let unet = GeneratorConfig::unet().init(&Device::flex());
+    let compiled = CpuGenerator::compile(&unet).unwrap();
+    assert_eq!(compiled.layers(), 1 + 3 * 3 + 4 + 3 * 3 + 1);
+    let planar = vec![0.5; 3 * 16 * 24];
+    let mut reported = Vec::new();
+    let pass = compiled.forward_yielding(&planar, 24, 16, async |done| {
+        reported.push(done);
+        true
+    });
+    assert!(pollster::block_on(pass).is_some());
+    assert_eq!(reported, (1..=compiled.layers()).collect::<Vec<_>>());
 }
