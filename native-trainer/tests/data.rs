@@ -263,3 +263,24 @@ fn a_blurred_crop_lines_up_with_its_sharp_crop() {
         }
     }
 }
+
+#[test]
+fn sharp_samples_are_left_unblurred_and_inputs_are_rounded_to_8_bits() {
+    let dir = common::scratch("sharp-share");
+    let photos = common::write_sharp(&dir, 2, 40);
+    let shake = ShakeOptions { canvas: 16, max_length: 12.0, max_noise: 0.0, ..ShakeOptions::default() };
+    let dataset = |sharp_share, quantize| {
+        Dataset::new(Source::Sharp(photos.clone()), SampleOptions { crop: 32, flip: false, shake: shake.clone(), sharp_share, quantize, ..SampleOptions::default() }, 3)
+    };
+    // Every sample left sharp, without noise: the input is its target (8-bit photos already).
+    let sharp = make_batch(&dataset(1.0, true), 0, 4).unwrap();
+    assert_eq!(sharp.blurred, sharp.sharp);
+    // Blurred and rounded: every input value is one of the 256 levels of an 8-bit photo, which
+    // the unrounded blur is not.
+    let level = |v: &f32| ((v + 1.0) * 127.5 - ((v + 1.0) * 127.5).round()).abs() < 1e-3;
+    let rounded = make_batch(&dataset(0.0, true), 0, 4).unwrap();
+    assert!(rounded.blurred.iter().all(level));
+    let unrounded = make_batch(&dataset(0.0, false), 0, 4).unwrap();
+    assert!(!unrounded.blurred.iter().all(level));
+    assert_ne!(rounded.blurred, rounded.sharp, "sharp photos are blurred");
+}

@@ -217,6 +217,15 @@ impl CpuGenerator {
     }
 }
 
+/// A residual block's 3×3 stride-1 convolution, folded, computed as `block_convs` says (directly
+/// where Winograd does not [apply](winograd::Winograd::applies)).
+fn block_conv(Folded { weight, shape, bias }: Folded, block_convs: BlockConvs) -> Conv {
+    match block_convs {
+        BlockConvs::Winograd if winograd::Winograd::applies(shape, 1) => Conv::winograd(&weight, shape, bias),
+        _ => Conv::new(&weight, shape, bias, 1),
+    }
+}
+
 /// [`fold`], ready to run.
 fn fold_conv(name: &str, conv: &Conv2d, norm: Option<&Norm>, kernel: usize, stride: usize, padding: usize) -> Result<Conv, Unsupported> {
     let Folded { weight, shape, bias } = fold(name, conv, norm, kernel, stride, padding)?;

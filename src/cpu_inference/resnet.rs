@@ -4,7 +4,6 @@
 
 use super::{
     BlockConvs, Conv, Epilogue, FeatureMap, Folded, NarrowConv, Unsupported, band_rows, fold, fold_conv, for_each_band, run,
-    winograd,
 };
 use super::pool::BufferPool;
 use crate::model::{GeneratorVariant, Norm, ResnetGenerator, Upsample};
@@ -81,15 +80,9 @@ fn subpixel(name: &str, upsample: &Upsample) -> Result<SubpixelConv, Unsupported
 
 impl CpuResnet {
     /// Compiles the ResNet `generator`, its blocks computed as `block_convs` says (directly where
-    /// Winograd does not [apply](winograd::Winograd::applies)).
+    /// Winograd does not [apply](super::winograd::Winograd::applies)).
     pub fn compile(generator: &ResnetGenerator, block_convs: BlockConvs) -> Result<Self, Unsupported> {
-        let block_conv = |conv: &Conv2d, norm: &Norm| {
-            let Folded { weight, shape, bias } = fold("residual block", conv, Some(norm), 3, 1, 0)?;
-            Ok(match block_convs {
-                BlockConvs::Winograd if winograd::Winograd::applies(shape, 1) => Conv::winograd(&weight, shape, bias),
-                _ => Conv::new(&weight, shape, bias, 1),
-            })
-        };
+        let block_conv = |conv: &Conv2d, norm: &Norm| Ok(super::block_conv(fold("residual block", conv, Some(norm), 3, 1, 0)?, block_convs));
         let output = match generator.variant {
             GeneratorVariant::Keras => Output::Halved,
             GeneratorVariant::Residual | GeneratorVariant::Official => Output::Clamped,

@@ -9,7 +9,7 @@ use burn::nn::conv::ConvTranspose2d;
 use super::pool::BufferPool;
 use super::{
     BlockConvs, Conv, Epilogue, FeatureMap, Folded, NarrowConv, Unsupported, band_rows, fold, fold_conv, for_each_band, run,
-    values, winograd,
+    values,
 };
 use crate::model::{PlainResidualBlock, UNet};
 
@@ -75,14 +75,10 @@ fn transposed_phases(name: &str, conv: &ConvTranspose2d) -> Result<[Conv; 4], Un
 
 impl CpuUNet {
     /// Compiles `unet`, the 3×3 stride-1 convolutions of its blocks computed as `block_convs`
-    /// says (directly where Winograd does not [apply](winograd::Winograd::applies)).
+    /// says (directly where Winograd does not [apply](super::winograd::Winograd::applies)).
     pub fn compile(unet: &UNet, block_convs: BlockConvs) -> Result<Self, Unsupported> {
         let block_conv = |conv: &burn::nn::conv::Conv2d| -> Result<Conv, Unsupported> {
-            let Folded { weight, shape, bias } = fold("residual block", conv, None, 3, 1, 1)?;
-            Ok(match block_convs {
-                BlockConvs::Winograd if winograd::Winograd::applies(shape, 1) => Conv::winograd(&weight, shape, bias),
-                _ => Conv::new(&weight, shape, bias, 1),
-            })
+            Ok(super::block_conv(fold("residual block", conv, None, 3, 1, 1)?, block_convs))
         };
         let blocks = |blocks: &[PlainResidualBlock]| -> Result<Vec<[Conv; 2]>, Unsupported> {
             blocks.iter().map(|block| Ok([block_conv(&block.conv1)?, block_conv(&block.conv2)?])).collect()

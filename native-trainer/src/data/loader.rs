@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 
 use anyhow::{Context, Result};
 use burn::tensor::{Device, Tensor, TensorData};
-use deblurgan::convert::region_to_planar;
+use deblurgan::convert::{from_unit, region_to_planar, to_unit};
 use deblurgan::photo::Photo;
 use image::RgbImage;
 use image::imageops::FilterType;
@@ -59,11 +59,19 @@ impl Default for SampleOptions {
     }
 }
 
-/// Rounds values in [-1, 1] to the nearest of the 256 levels an 8-bit photo holds.
+/// Rounds values in [-1, 1] to the nearest of the 256 levels an 8-bit photo holds (as the page
+/// writes and reads them).
 pub fn quantize_to_8_bits(values: &mut [f32]) {
     for value in values {
-        *value = ((*value + 1.0) * 127.5).round().clamp(0.0, 255.0) / 127.5 - 1.0;
+        *value = to_unit(from_unit(*value));
     }
+}
+
+/// Adds Gaussian noise of a σ drawn uniformly below `options.max_noise`; returns that σ.
+fn add_random_noise(values: &mut [f32], options: &ShakeOptions, rng: &mut Rng) -> f64 {
+    let sigma = options.max_noise * rng.uniform();
+    add_noise(values, sigma, rng);
+    sigma
 }
 
 /// A blurred/sharp training pair, planar `[3, crop, crop]` in [-1, 1].
@@ -221,8 +229,7 @@ impl Dataset {
                 // No draw without sharp samples: runs from before the option keep their samples.
                 let (mut blurred, _) = if self.options.sharp_share > 0.0 && rng.chance(self.options.sharp_share) {
                     let mut unblurred = region_to_planar(&sharp, x, y, crop, crop);
-                    let sigma = options.max_noise * rng.uniform();
-                    add_noise(&mut unblurred, sigma, rng);
+                    let sigma = add_random_noise(&mut unblurred, options, rng);
                     (unblurred, sigma)
                 } else {
                     shake(&sharp, x, y, crop, crop, options, rng)
@@ -269,8 +276,7 @@ pub fn shake(
     let (before, margin) = (k - 1 - centre_tap(psf.size) as i64, psf.size - 1);
     let region = region_to_planar(sharp, x - before, y - before, width + margin, height + margin);
     let mut blurred = blur_valid(&region, width, height, &psf);
-    let sigma = options.max_noise * rng.uniform();
-    add_noise(&mut blurred, sigma, rng);
+    let sigma = add_random_noise(&mut blurred, options, rng);
     (blurred, sigma)
 }
 
