@@ -54,6 +54,15 @@ pub enum ContentLoss {
 }
 
 impl ContentLoss {
+    /// The content loss of a pixel loss choice.
+    pub fn pixel(loss: PixelLoss) -> Self {
+        match loss {
+            PixelLoss::L1 => ContentLoss::L1,
+            PixelLoss::L2 => ContentLoss::L2,
+            PixelLoss::Psnr => ContentLoss::Psnr,
+        }
+    }
+
     /// - `fake`, `sharp`: `[batch, 3, height, width]` in [-1, 1]
     /// - output: `[1]`
     pub fn forward(&self, fake: Tensor<4>, sharp: Tensor<4>) -> Tensor<1> {

@@ -236,6 +236,7 @@ fn main() -> Result<()> {
                 workers: args.workers,
                 validation: args.validation.clone(),
                 decay_start: args.decay_start.filter(|_| args.resume),
+                pixel_loss: args.pixel_loss.filter(|_| args.resume).map(|choice| choice.loss()),
                 ..RunControl::default()
             };
             if args.resume && args.init_from.is_some() {

@@ -390,3 +390,21 @@ fn a_run_with_a_moving_average_publishes_it_and_resumes_exactly() {
     assert!(error.to_string().contains("decay"), "{error}");
     assert!(!dir.join("refused").exists(), "a refused run leaves no folder");
 }
+
+#[test]
+fn a_resumed_run_can_change_its_pixel_loss_and_keeps_the_change() {
+    let _rng = lock();
+    let dir = common::scratch("resume-loss");
+    common::write_sharp(&dir.join("photos"), 2, 40);
+    let options = tiny_options(&dir.join("photos")).with_steps(3).with_checkpoint_every(100).with_adversarial_weight(0.0);
+    let stop = RunControl { stop_at: Some(1), quiet: true, ..RunControl::default() };
+    let (_, first) = run(options.clone(), &dir.join("run"), &Device::flex(), false, stop.clone()).unwrap();
+    assert_eq!(first.content_loss().name(), "l1");
+    let switch = RunControl { stop_at: Some(2), quiet: true, pixel_loss: Some(PixelLoss::Psnr), ..RunControl::default() };
+    let (_, switched) = run(options.clone(), &dir.join("run"), &Device::flex(), true, switch).unwrap();
+    assert_eq!((switched.step, switched.content_loss().name()), (2, "psnr"));
+    // The change is saved with the run: a plain resume keeps it.
+    let quiet = RunControl { quiet: true, ..RunControl::default() };
+    let (_, resumed) = run(options, &dir.join("run"), &Device::flex(), true, quiet).unwrap();
+    assert_eq!((resumed.step, resumed.content_loss().name()), (3, "psnr"));
+}

@@ -132,9 +132,10 @@ pub struct TrainArgs {
     pub content_weight: f64,
     /// Pixel content loss (without --vgg): l1; l2 (mean squared error); or psnr (minus each
     /// image's PSNR in dB, averaged: what the evaluation reports, where nearly sharp crops weigh
-    /// as much as blurred ones).
-    #[arg(long, value_enum, default_value = "l1")]
-    pub pixel_loss: PixelLossChoice,
+    /// as much as blurred ones). Default l1. On --resume, a change of loss from the resumed step
+    /// (the optimiser's state is kept); without it, the saved loss.
+    #[arg(long, value_enum)]
+    pub pixel_loss: Option<PixelLossChoice>,
     /// VGG16 ImageNet weights (torchvision .pth or .safetensors) for the perceptual loss;
     /// without them the content loss is L1.
     #[arg(long)]
@@ -235,7 +236,7 @@ impl TrainArgs {
             .with_gp_step(self.gp_step)
             .with_adversarial_weight(self.adversarial_weight)
             .with_content_weight(self.content_weight)
-            .with_pixel_loss(Some(self.pixel_loss.loss()))
+            .with_pixel_loss(Some(self.pixel_loss.unwrap_or(PixelLossChoice::L1).loss()))
             .with_vgg(self.vgg.clone())
             .with_seed(self.seed)
             .with_log_every(self.log_every)

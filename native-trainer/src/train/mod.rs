@@ -19,6 +19,7 @@ pub use trainer::{
 };
 
 use crate::checkpoint;
+use crate::loss::PixelLoss;
 use crate::data::layout;
 use crate::data::loader::{Dataset, Loader};
 use crate::validation::{ValidationSet, process_cpu_seconds};
@@ -77,6 +78,9 @@ pub struct RunControl {
     pub decay_start: Option<usize>,
     /// On resume, where the validation photos are now (`None` keeps the saved path).
     pub validation: Option<PathBuf>,
+    /// On resume, the pixel loss from the resumed step on (a design change within a run: the
+    /// weights and the optimiser's state are kept); `None` keeps the saved one.
+    pub pixel_loss: Option<PixelLoss>,
 }
 
 /// Trains into the run folder `run` (a fresh run with `options`, or, when `resume`, the
@@ -107,6 +111,9 @@ pub fn run(
         }
         if let Some(validation) = control.validation.take() {
             trainer.options.validation = Some(validation);
+        }
+        if let Some(loss) = control.pixel_loss {
+            trainer.set_pixel_loss(loss)?;
         }
         eprintln!("resuming {} at step {}", dir.display(), trainer.step);
         trainer

@@ -101,11 +101,7 @@ impl Trainer {
         let device = device.clone().autodiff();
         let content = match &options.vgg {
             Some(path) => ContentLoss::Perceptual(Box::new(Vgg16Features::load(path, &device)?)),
-            None => match options.pixel_loss() {
-                PixelLoss::L1 => ContentLoss::L1,
-                PixelLoss::L2 => ContentLoss::L2,
-                PixelLoss::Psnr => ContentLoss::Psnr,
-            },
+            None => ContentLoss::pixel(options.pixel_loss()),
         };
         if options.ema.is_some() {
             // The average initialises the generator now (see `average::start`), not at step 0
@@ -149,6 +145,18 @@ impl Trainer {
             Some(average) => average.clone(),
             None => self.generator.valid(),
         }
+    }
+
+    /// Trains on the pixel loss `loss` from now on (a run on the perceptual loss refuses).
+    pub fn set_pixel_loss(&mut self, loss: PixelLoss) -> Result<()> {
+        anyhow::ensure!(
+            self.options.vgg.is_none(),
+            "this run trains on the perceptual (VGG) loss: a pixel loss cannot replace it on resume"
+        );
+        self.options.pixel_loss = Some(loss);
+        self.options.content_l2 = None;
+        self.content = ContentLoss::pixel(loss);
+        Ok(())
     }
 
     /// The content loss in use.
