@@ -7,6 +7,8 @@
 //! ```
 
 pub mod convert;
+#[cfg(feature = "train")]
+pub mod conv_training;
 pub mod cpu_inference;
 pub mod deblur;
 pub mod files;

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use burn::tensor::Device;
+use deblurgan::conv_training::{Convolutions, profile};
 
 use crate::data::loader::{Dataset, make_batch};
 use crate::train::{StepTimes, TrainOptions, Trainer};
@@ -26,6 +27,17 @@ pub struct TrainBench {
     pub step: f64,
     /// CPU seconds per wall second during the steps: cores kept busy.
     pub cores_busy: Option<f64>,
+    /// Seconds per step of the CPU's training convolutions, by layer kind and phase (empty on a
+    /// GPU, where they are burn's).
+    pub convolutions: Vec<(String, profile::Phase, f64)>,
+}
+
+/// How a report names the way the CPU's training convolutions compute.
+pub fn method_name(method: Convolutions) -> &'static str {
+    match method {
+        Convolutions::MatrixProducts => "matrix products",
+        Convolutions::Burn => "burn's (Flex forward, default backward)",
+    }
 }
 
 impl TrainBench {
@@ -49,6 +61,31 @@ impl TrainBench {
             let _ = writeln!(out, "  {name:<32} {seconds:>8.3} s");
         }
         let _ = writeln!(out, "  {:<32} {:>8.3} s", "step (without data)", self.step);
+        if !self.convolutions.is_empty() {
+            let _ = writeln!(out, "  convolutions, seconds per step:");
+            let _ = write!(out, "    {:<28}", "layer kind");
+            for phase in profile::Phase::ALL {
+                let _ = write!(out, " {:>16}", phase.name());
+            }
+            let _ = writeln!(out);
+            let mut kinds: Vec<&String> = self.convolutions.iter().map(|(kind, _, _)| kind).collect();
+            kinds.dedup();
+            let mut totals = [0.0; 4];
+            for kind in kinds {
+                let _ = write!(out, "    {kind:<28}");
+                for (index, phase) in profile::Phase::ALL.into_iter().enumerate() {
+                    let seconds = self.convolutions.iter().find(|(k, p, _)| k == kind && *p == phase).map_or(0.0, |(_, _, s)| *s);
+                    totals[index] += seconds;
+                    let _ = write!(out, " {seconds:>16.3}");
+                }
+                let _ = writeln!(out);
+            }
+            let _ = write!(out, "    {:<28}", "all");
+            for total in totals {
+                let _ = write!(out, " {total:>16.3}");
+            }
+            let _ = writeln!(out);
+        }
         let _ = writeln!(out, "  {:<32} {:>8.2}", "images/second", self.images_per_second());
         match self.cores_busy {
             Some(cores) => {
@@ -84,6 +121,7 @@ pub fn bench_train(options: TrainOptions, steps: usize, warmup: usize, device: &
     for batch in &batches[..warmup] {
         trainer.step(batch);
     }
+    profile::start();
     let (clock, cpu) = (Instant::now(), process_cpu_seconds());
     let mut phases = StepTimes::default();
     for batch in &batches[warmup..] {
@@ -95,6 +133,10 @@ pub fn bench_train(options: TrainOptions, steps: usize, warmup: usize, device: &
         phases.optimiser += t.optimiser;
     }
     let wall = clock.elapsed().as_secs_f64();
+    let convolutions = profile::stop()
+        .into_iter()
+        .map(|((kind, phase), (time, _))| (kind, phase, time.as_secs_f64() / steps.max(1) as f64))
+        .collect();
     let cores_busy = match (cpu, process_cpu_seconds()) {
         (Some(a), Some(b)) if wall > 0.0 => Some((b - a) / wall),
         _ => None,
@@ -112,5 +154,6 @@ pub fn bench_train(options: TrainOptions, steps: usize, warmup: usize, device: &
         },
         step: wall / n,
         cores_busy,
+        convolutions,
     })
 }

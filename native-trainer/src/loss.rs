@@ -16,6 +16,7 @@
 //! critic forwards per critic update.
 
 use burn::config::Config;
+use burn::module::Module;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::vgg::Vgg16Features;
@@ -128,9 +129,10 @@ pub fn gradient_penalty(
     let device = real.device();
     let eps = Tensor::<4>::from_data(TensorData::new(epsilon.to_vec(), [batch, 1, 1, 1]), &device);
     let mixed = (real * eps.clone() + fake * (eps.neg() + 1.0)).detach();
-    // 1. The input gradient's direction (first-order backward).
+    // 1. The input gradient's direction (first-order backward), through a copy of the critic
+    // whose weights take no gradient: only the input's is needed here.
     let probe = mixed.clone().require_grad();
-    let grads = per_image(critic.forward(probe.clone())).sum().backward();
+    let grads = per_image(critic.clone().no_grad().forward(probe.clone())).sum().backward();
     let g = probe.grad(&grads).expect("the critic's input gradient").autodiff();
     let norm = g.clone().powf_scalar(2.0).sum_dim(1).sum_dim(2).sum_dim(3).sqrt();
     let direction = (g / (norm + 1e-12)).detach();

@@ -16,7 +16,7 @@ use native_trainer::{bench, official};
 
 mod cli;
 
-use cli::choices::{Architecture, BlurArgs, EngineChoice};
+use cli::choices::{Architecture, BlurArgs, ConvolutionsChoice, EngineChoice};
 use cli::train_args::TrainArgs;
 
 #[derive(Parser, Debug)]
@@ -104,6 +104,10 @@ enum Command {
         /// GPU (wgpu) or CPU (Flex).
         #[arg(long, value_enum, default_value = "cpu")]
         device: DeviceChoice,
+        /// How the CPU's training convolutions compute: both (burn's, then matrix products, each
+        /// with its own warm-up, in one run), matrix-products or burn.
+        #[arg(long, value_enum, default_value = "both")]
+        convolutions: ConvolutionsChoice,
     },
     /// Measures PSNR, SSIM and sharpness of a generator's output, with the blurred input as a
     /// baseline row.
@@ -291,7 +295,7 @@ fn main() -> Result<()> {
             eprintln!("wrote {}", json.display());
             Ok(())
         }
-        Command::BenchTrain { sharp, architecture, dropout, batch, crop, content_only, critic_updates, steps, warmup, device } => {
+        Command::BenchTrain { sharp, architecture, dropout, batch, crop, content_only, critic_updates, steps, warmup, device, convolutions } => {
             let selected = select_device(device);
             let sharp = sharp.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures"));
             let mut generator = architecture.config();
@@ -306,14 +310,23 @@ fn main() -> Result<()> {
                 .with_critic_updates(critic_updates)
                 .with_adversarial_weight(if content_only { 0.0 } else { 1.0 })
                 .with_moderate_share(Some(0.5));
-            let bench = bench::bench_train(options, steps, warmup, &selected.device)?;
             let what = format!(
                 "{} on {}, batch {batch}, crops {crop}², {}",
                 weights::describe(&architecture.config()),
                 selected.description,
                 if content_only { "content loss only".to_string() } else { format!("WGAN-GP, {critic_updates} critic updates") }
             );
-            print!("{}", bench.report(&what));
+            let mut steps_seconds = Vec::new();
+            for method in convolutions.methods() {
+                deblurgan::conv_training::set_convolutions(method);
+                let bench = bench::bench_train(options.clone(), steps, warmup, &selected.device)?;
+                print!("{}", bench.report(&format!("{what}; convolutions: {}", bench::method_name(method))));
+                steps_seconds.push(bench.step);
+            }
+            deblurgan::conv_training::set_convolutions(deblurgan::conv_training::Convolutions::MatrixProducts);
+            if let [burn, matrix] = steps_seconds[..] {
+                println!("step with matrix-product convolutions: {:.2}× faster than with burn's", burn / matrix);
+            }
             Ok(())
         }
         Command::BenchDeblur { weights: weights_path, sizes, runs, warmup, tile_size, overlap, device, engine } => {

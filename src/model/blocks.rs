@@ -9,6 +9,7 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions, PadMode};
 use burn::tensor::{Device, Tensor};
 
+use super::conv::{conv2d, conv_transpose2d};
 use super::norm::{Norm, NormKind};
 
 /// Reflection padding of the two spatial dimensions.
@@ -66,7 +67,7 @@ impl ConvNormAct {
     /// - input: `[batch, channels[0], height, width]`
     /// - output: `[batch, channels[1], height', width']` (as the convolution's stride gives)
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.norm.forward(self.conv.forward(x)))
+        relu(self.norm.forward(conv2d(&self.conv, x)))
     }
 }
 
@@ -121,9 +122,9 @@ impl ResnetBlock {
     /// - input: `[batch, channels, height, width]` with height, width ≥ 2
     /// - output: same shape
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv1.forward(reflect_pad(x.clone(), 1));
+        let y = conv2d(&self.conv1, reflect_pad(x.clone(), 1));
         let y = self.dropout.forward(relu(self.norm1.forward(y)));
-        let y = self.norm2.forward(self.conv2.forward(reflect_pad(y, 1)));
+        let y = self.norm2.forward(conv2d(&self.conv2, reflect_pad(y, 1)));
         x + y
     }
 }
@@ -175,7 +176,7 @@ impl Upsample {
                     .with_output_size([2 * height, 2 * width]);
                 block.forward(interpolate(x, options))
             }
-            Upsample::Transposed(block) => relu(block.norm.forward(block.conv.forward(x))),
+            Upsample::Transposed(block) => relu(block.norm.forward(conv_transpose2d(&block.conv, x))),
         }
     }
 }

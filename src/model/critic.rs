@@ -8,6 +8,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{leaky_relu, sigmoid, tanh};
 use burn::tensor::{Device, Tensor};
 
+use super::conv::conv2d;
 use super::norm::{Norm, NormKind};
 
 const LEAKY_SLOPE: f64 = 0.2;
@@ -80,7 +81,7 @@ impl CriticLayer {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        let x = conv2d(&self.conv, x);
         let x = match &self.norm {
             Some(norm) => norm.forward(x),
             None => x,

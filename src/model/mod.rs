@@ -4,6 +4,7 @@
 //! runs wherever its tensors live (Flex on the CPU, wgpu natively, WebGPU in the browser).
 
 mod blocks;
+mod conv;
 mod critic;
 mod generator;
 mod norm;

@@ -9,6 +9,7 @@ use burn::tensor::activation::tanh;
 use burn::tensor::{Device, Tensor};
 
 use super::blocks::{ConvNormAct, ResnetBlock, ResnetBlockConfig, Upsample, reflect_pad};
+use super::conv::conv2d;
 use super::generator::GeneratorConfig;
 
 /// Which published DeblurGAN the generator follows.
@@ -127,7 +128,7 @@ impl ResnetGenerator {
         let x = self.blocks.iter().fold(x, |x, block| block.forward(x));
         let x = add_skip(self.up1.forward(x), half_skip);
         let x = add_skip(self.up2.forward(x), full_skip);
-        let residual = tanh(self.head.forward(reflect_pad(x, 3)));
+        let residual = tanh(conv2d(&self.head, reflect_pad(x, 3)));
         match self.variant {
             GeneratorVariant::Keras => (residual + input) / 2.0,
             GeneratorVariant::Official | GeneratorVariant::Residual => residual + input,

@@ -14,6 +14,8 @@ use burn::nn::{Initializer, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use super::conv::{conv2d, conv_transpose2d};
+
 /// Configuration of the [`UNet`].
 #[derive(Config, Debug, PartialEq)]
 pub struct UNetConfig {
@@ -104,7 +106,7 @@ impl PlainResidualBlock {
 
     /// - input, output: `[batch, channels, height, width]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let correction = self.conv2.forward(relu(self.conv1.forward(x.clone())));
+        let correction = conv2d(&self.conv2, relu(conv2d(&self.conv1, x.clone())));
         x + correction
     }
 }
@@ -180,18 +182,18 @@ impl UNet {
     ///   2^(levels − 1)
     /// - output: `[batch, 3, height, width]`
     pub fn forward_unclamped(&self, input: Tensor<4>) -> Tensor<4> {
-        let mut x = self.stem.forward(input.clone());
+        let mut x = conv2d(&self.stem, input.clone());
         let mut kept = Vec::with_capacity(self.encoder.len());
         for level in &self.encoder {
             x = run_blocks(&level.blocks, x);
             kept.push(x.clone());
-            x = relu(level.down.forward(x));
+            x = relu(conv2d(&level.down, x));
         }
         x = run_blocks(&self.bottom, x);
         for (level, skip) in self.decoder.iter().zip(kept).rev() {
-            x = run_blocks(&level.blocks, relu(level.up.forward(x)) + skip);
+            x = run_blocks(&level.blocks, relu(conv_transpose2d(&level.up, x)) + skip);
         }
-        input + self.head.forward(x)
+        input + conv2d(&self.head, x)
     }
 
     /// Channels at full resolution.

@@ -2,6 +2,7 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
+use deblurgan::conv_training::Convolutions;
 use deblurgan::model::GeneratorConfig;
 use native_trainer::data::camera_shake::ShakeOptions;
 use native_trainer::loss::PixelLoss;
@@ -181,6 +182,28 @@ impl BlurArgs {
             )
             .to_lowercase(),
             Err(e) => e.to_string(),
+        }
+    }
+}
+
+/// `bench-train --convolutions`: how the CPU's training convolutions compute in the steps timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConvolutionsChoice {
+    /// burn's, then the matrix products, one after the other in one run.
+    Both,
+    /// The matrix products (what training uses).
+    MatrixProducts,
+    /// burn Flex's forward and burn's default backward.
+    Burn,
+}
+
+impl ConvolutionsChoice {
+    /// The methods to time, in order.
+    pub fn methods(self) -> Vec<Convolutions> {
+        match self {
+            ConvolutionsChoice::Both => vec![Convolutions::Burn, Convolutions::MatrixProducts],
+            ConvolutionsChoice::MatrixProducts => vec![Convolutions::MatrixProducts],
+            ConvolutionsChoice::Burn => vec![Convolutions::Burn],
         }
     }
 }
