@@ -6,6 +6,7 @@ mod common;
 
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Tensor, TensorData, module};
+use deblurgan::conv_training::profile::Phase;
 use deblurgan::conv_training::{self, Convolutions};
 use deblurgan::model::{CriticConfig, GeneratorConfig, UNetConfig};
 use native_trainer::data::layout::Source;
@@ -204,4 +205,30 @@ fn a_gan_step_with_the_critic_follows_the_same_curve_with_either_convolutions() 
         .with_seed(4);
     let [matrix, burn] = loss_curves(&options, 3);
     assert_same_curve(&matrix, &burn);
+}
+
+#[test]
+fn bench_train_reports_each_convolution_kind_and_phase() {
+    let _global = lock();
+    conv_training::set_convolutions(Convolutions::MatrixProducts);
+    let dir = common::scratch("bench-profile");
+    common::write_sharp(&dir.join("photos"), 2, 48);
+    let options = TrainOptions::new()
+        .with_sharp(Some(dir.join("photos")))
+        .with_generator(GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(4).with_levels(2))))
+        .with_adversarial_weight(0.0)
+        .with_crop(32)
+        .with_batch(2)
+        .with_kernel_size(9)
+        .with_trajectory_length(6.0);
+    let bench = native_trainer::bench::bench_train(options, 1, 0, &Device::flex()).unwrap();
+    let seconds = |kind: &str, phase: Phase| {
+        bench.convolutions.iter().find(|(k, p, _)| k == kind && *p == phase).map(|(_, _, s)| *s)
+    };
+    for kind in ["3×3 stride 1", "3×3 stride 2", "2×2 stride 2 transposed"] {
+        for phase in Phase::ALL {
+            assert!(seconds(kind, phase).is_some_and(|s| s > 0.0), "{kind}, {}: {:?}", phase.name(), bench.convolutions);
+        }
+    }
+    assert!(bench.report("U-Net").contains("weight gradient"));
 }
