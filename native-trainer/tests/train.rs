@@ -408,3 +408,31 @@ fn a_resumed_run_can_change_its_pixel_loss_and_keeps_the_change() {
     let (_, resumed) = run(options, &dir.join("run"), &Device::flex(), true, quiet).unwrap();
     assert_eq!((resumed.step, resumed.content_loss().name()), (3, "psnr"));
 }
+
+#[test]
+fn a_psnr_weight_adds_that_much_psnr_loss_to_the_content_loss_and_refuses_a_negative_weight() {
+    let _rng = lock();
+    let dir = common::scratch("psnr-weight");
+    let photos = common::write_sharp(&dir.join("photos"), 2, 48);
+    // A generator without BatchNorm or dropout: the same function in a training step and alone.
+    let unet = GeneratorConfig::unet().with_unet(Some(deblurgan::model::UNetConfig::new().with_width(4).with_levels(2)));
+    let options = tiny_options(&dir.join("photos")).with_adversarial_weight(0.0).with_generator(unet);
+    let dataset = Dataset::new(
+        Source::Sharp(photos),
+        SampleOptions { crop: 32, flip: true, shake: options.shake(), second_shake: None, max_side: None, ..SampleOptions::default() },
+        0,
+    );
+    let batch = make_batch(&dataset, 0, 2).unwrap();
+    let plain = Trainer::new(options.clone(), &Device::flex()).unwrap();
+    let mut weighted = Trainer::new(options.clone().with_psnr_weight(Some(0.01)), &Device::flex()).unwrap();
+    weighted.generator = plain.generator.clone();
+    // The PSNR term of the same output, computed on its own.
+    let (blurred, sharp) = batch.tensors(&Device::flex());
+    let psnr = ContentLoss::Psnr.forward(plain.generator.valid().forward_unclamped(blurred), sharp).into_scalar::<f32>() as f64;
+    let mut plain = plain;
+    let (a, b) = (plain.step(&batch).content, weighted.step(&batch).content);
+    assert!((b - (a + 0.01 * psnr)).abs() < 1e-4 * (1.0 + psnr.abs()), "{b} against {a} + 0.01 × {psnr}");
+    let refused = run(options.with_psnr_weight(Some(-1.0)), &dir.join("run"), &Device::flex(), false, RunControl::default());
+    let message = format!("{:#}", refused.err().expect("a negative weight is refused"));
+    assert!(message.contains("PSNR term"), "{message}");
+}

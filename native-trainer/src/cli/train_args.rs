@@ -136,6 +136,11 @@ pub struct TrainArgs {
     /// (the optimiser's state is kept); without it, the saved loss.
     #[arg(long, value_enum)]
     pub pixel_loss: Option<PixelLossChoice>,
+    /// Weight of a PSNR term (minus the mean PSNR in dB) added to the pixel loss, e.g. 0.003
+    /// with l1: L1 drives the deblurring, the PSNR term keeps nearly sharp crops from being
+    /// sharpened. On --resume, a change from the resumed step; without it, the saved weight.
+    #[arg(long)]
+    pub psnr_weight: Option<f64>,
     /// VGG16 ImageNet weights (torchvision .pth or .safetensors) for the perceptual loss;
     /// without them the content loss is L1.
     #[arg(long)]
@@ -237,6 +242,7 @@ impl TrainArgs {
             .with_adversarial_weight(self.adversarial_weight)
             .with_content_weight(self.content_weight)
             .with_pixel_loss(Some(self.pixel_loss.unwrap_or(PixelLossChoice::L1).loss()))
+            .with_psnr_weight(self.psnr_weight)
             .with_vgg(self.vgg.clone())
             .with_seed(self.seed)
             .with_log_every(self.log_every)

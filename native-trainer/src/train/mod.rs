@@ -81,6 +81,8 @@ pub struct RunControl {
     /// On resume, the pixel loss from the resumed step on (a design change within a run: the
     /// weights and the optimiser's state are kept); `None` keeps the saved one.
     pub pixel_loss: Option<PixelLoss>,
+    /// On resume, the weight of the PSNR term from the resumed step on; `None` keeps the saved one.
+    pub psnr_weight: Option<f64>,
 }
 
 /// Trains into the run folder `run` (a fresh run with `options`, or, when `resume`, the
@@ -114,6 +116,10 @@ pub fn run(
         }
         if let Some(loss) = control.pixel_loss {
             trainer.set_pixel_loss(loss)?;
+        }
+        if let Some(weight) = control.psnr_weight {
+            options::check_psnr_weight(weight)?;
+            trainer.options.psnr_weight = Some(weight);
         }
         eprintln!("resuming {} at step {}", dir.display(), trainer.step);
         trainer

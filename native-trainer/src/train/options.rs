@@ -106,6 +106,10 @@ pub struct TrainOptions {
     pub pixel_loss: Option<PixelLoss>,
     /// How runs before `pixel_loss` asked for L2; read from their checkpoints only.
     pub content_l2: Option<bool>,
+    /// Weight of a PSNR term added to the content loss (`ContentLoss::Psnr`, minus the mean PSNR
+    /// in dB): with L1, L1 drives the deblurring while this term keeps nearly sharp crops, whose
+    /// L1 is tiny, from being sharpened (`None`: 0).
+    pub psnr_weight: Option<f64>,
     /// VGG16 ImageNet weights (`.pth` or `.safetensors`): perceptual content loss; else the
     /// pixel loss.
     pub vgg: Option<PathBuf>,
@@ -259,5 +263,14 @@ pub(super) fn check_options(options: &TrainOptions) -> Result<()> {
     if let Some(decay) = options.ema {
         anyhow::ensure!((0.0..1.0).contains(&decay), "the moving average's decay must lie in [0, 1), not {decay}");
     }
+    if let Some(weight) = options.psnr_weight {
+        check_psnr_weight(weight)?;
+    }
+    Ok(())
+}
+
+/// The PSNR term's weight must be finite and not negative.
+pub(super) fn check_psnr_weight(weight: f64) -> Result<()> {
+    anyhow::ensure!(weight.is_finite() && weight >= 0.0, "the PSNR term's weight must be 0 or more, not {weight}");
     Ok(())
 }

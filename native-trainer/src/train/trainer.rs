@@ -212,7 +212,10 @@ impl Trainer {
             }
         }
         times.critic = lap();
-        let content = self.content.forward(unclamped, sharp);
+        let mut content = self.content.forward(unclamped.clone(), sharp.clone());
+        if let Some(weight) = o.psnr_weight.filter(|w| *w != 0.0) {
+            content = content + ContentLoss::Psnr.forward(unclamped, sharp) * weight;
+        }
         let mut total = content.clone() * o.content_weight;
         losses.content = scalar(content.detach());
         if adversarial {
