@@ -436,3 +436,24 @@ fn a_psnr_weight_adds_that_much_psnr_loss_to_the_content_loss_and_refuses_a_nega
     let message = format!("{:#}", refused.err().expect("a negative weight is refused"));
     assert!(message.contains("PSNR term"), "{message}");
 }
+
+#[test]
+fn a_resumed_run_can_start_a_moving_average_and_keeps_it() {
+    let _rng = lock();
+    let dir = common::scratch("resume-ema");
+    common::write_sharp(&dir.join("photos"), 2, 40);
+    let options = tiny_options(&dir.join("photos")).with_steps(3).with_checkpoint_every(100).with_adversarial_weight(0.0);
+    let stop = RunControl { stop_at: Some(1), quiet: true, ..RunControl::default() };
+    let (_, first) = run(options.clone(), &dir.join("run"), &Device::flex(), false, stop).unwrap();
+    assert!(first.average.is_none());
+    let start = RunControl { stop_at: Some(2), quiet: true, ema: Some(0.9), ..RunControl::default() };
+    let (_, averaged) = run(options.clone(), &dir.join("run"), &Device::flex(), true, start).unwrap();
+    assert!(averaged.average.is_some() && averaged.options.ema == Some(0.9));
+    assert!(dir.join("run/checkpoints/step-00000002").join(native_trainer::train::AVERAGE_FILE).is_file());
+    let quiet = RunControl { quiet: true, ..RunControl::default() };
+    let (_, resumed) = run(options.clone(), &dir.join("run"), &Device::flex(), true, quiet).unwrap();
+    assert!(resumed.average.is_some() && resumed.options.ema == Some(0.9));
+    let refused = RunControl { quiet: true, ema: Some(1.5), ..RunControl::default() };
+    let message = format!("{:#}", run(options, &dir.join("run"), &Device::flex(), true, refused).err().expect("refused"));
+    assert!(message.contains("moving average"), "{message}");
+}

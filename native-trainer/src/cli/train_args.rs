@@ -188,7 +188,8 @@ pub struct TrainArgs {
     pub init_from: Option<PathBuf>,
     /// Keep a moving average of the generator's weights with this decay per step (e.g. 0.998:
     /// about the last 500 steps) and publish it: validation, eval, export and --init-from use
-    /// the average, which carries less of the last steps' noise.
+    /// the average, which carries less of the last steps' noise. On --resume, a run without an
+    /// average starts one at the resumed weights.
     #[arg(long)]
     pub ema: Option<f64>,
     /// GPU (wgpu) or CPU (Flex).

@@ -83,6 +83,9 @@ pub struct RunControl {
     pub pixel_loss: Option<PixelLoss>,
     /// On resume, the weight of the PSNR term from the resumed step on; `None` keeps the saved one.
     pub psnr_weight: Option<f64>,
+    /// On resume, the moving average's decay from the resumed step on: a run without an average
+    /// starts one at the resumed weights; `None` keeps the saved choice.
+    pub ema: Option<f64>,
 }
 
 /// Trains into the run folder `run` (a fresh run with `options`, or, when `resume`, the
@@ -120,6 +123,14 @@ pub fn run(
         if let Some(weight) = control.psnr_weight {
             options::check_psnr_weight(weight)?;
             trainer.options.psnr_weight = Some(weight);
+        }
+        if let Some(decay) = control.ema {
+            options::check_ema(decay)?;
+            let fresh = trainer.options.ema.is_none();
+            trainer.options.ema = Some(decay);
+            if fresh {
+                trainer = trainer.with_fresh_average();
+            }
         }
         eprintln!("resuming {} at step {}", dir.display(), trainer.step);
         trainer

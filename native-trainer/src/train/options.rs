@@ -261,11 +261,17 @@ pub(super) fn check_options(options: &TrainOptions) -> Result<()> {
         anyhow::ensure!(max_norm > 0.0, "the gradient clipping norm must be positive, not {max_norm}");
     }
     if let Some(decay) = options.ema {
-        anyhow::ensure!((0.0..1.0).contains(&decay), "the moving average's decay must lie in [0, 1), not {decay}");
+        check_ema(decay)?;
     }
     if let Some(weight) = options.psnr_weight {
         check_psnr_weight(weight)?;
     }
+    Ok(())
+}
+
+/// The moving average's decay must lie in [0, 1).
+pub(super) fn check_ema(decay: f64) -> Result<()> {
+    anyhow::ensure!((0.0..1.0).contains(&decay), "the moving average's decay must lie in [0, 1), not {decay}");
     Ok(())
 }
 
