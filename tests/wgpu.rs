@@ -4,7 +4,7 @@
 mod common;
 
 use burn::tensor::{Device, Distribution, Tensor};
-use deblurgan::model::GeneratorConfig;
+use deblurgan::model::{GeneratorConfig, UNetConfig};
 use deblurgan::weights::{self, Precision, WeightsFormat};
 use deblurgan::{Photo, TileOptions, deblur_photo_blocking};
 
@@ -16,9 +16,26 @@ fn wgpu_device() -> Device {
 
 #[test]
 fn wgpu_and_flex_agree() {
-    let wgpu = wgpu_device();
+    wgpu_and_flex_agree_on(GeneratorConfig::new().with_base_channels(16).with_blocks(2), &wgpu_device());
+}
+
+/// The reproducer of a known crash, to run alone (`cargo test --workspace --test wgpu --
+/// --ignored`: wgpu's device starts once per process): the process ends with a segmentation
+/// fault on the U-Net. gdb's backtrace: Mesa's lavapipe (`libvulkan_lvp.so`) crashes inside
+/// `create_compute_pipeline`, compiling a matrix-product kernel (cubek_matmul's `SimpleUnit`
+/// routine) that burn's autotune tries (`Tunable::build` … `tune_benchmark`). burn's
+/// `conv_transpose2d` of 2×2, stride 2, alone crashes too; the ResNet does not. The page's
+/// WebGPU build (SwiftShader in the browser tests) stops with a panic on the U-Net. The U-Net is
+/// not bundled until this passes.
+#[test]
+#[ignore = "crashes (segmentation fault in burn's wgpu backend on the U-Net); see its documentation"]
+fn wgpu_and_flex_agree_on_the_unet() {
+    wgpu_and_flex_agree_on(GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(8))), &wgpu_device());
+}
+
+fn wgpu_and_flex_agree_on(config: GeneratorConfig, wgpu: &Device) {
+    let wgpu = wgpu.clone();
     let flex = Device::flex();
-    let config = GeneratorConfig::new().with_base_channels(16).with_blocks(2);
     let on_flex = config.init(&flex);
     let bytes = weights::save_to_bytes(&on_flex, &config, WeightsFormat::Burnpack, Precision::F32).unwrap();
     let (on_wgpu, _) = weights::load_from_bytes(&bytes, &wgpu).unwrap();
