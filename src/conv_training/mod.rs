@@ -21,17 +21,17 @@ pub use extension::ConvTraining;
 
 static BURN_CONVOLUTIONS: AtomicBool = AtomicBool::new(false);
 
-/// How the training convolutions compute their weight gradient.
+/// How the training convolutions compute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Convolutions {
-    /// As matrix products ([`weight_gradient`]): the default.
+    /// As matrix products on patches ([`forward`], [`weight_gradient`]): the default.
     MatrixProducts,
-    /// burn's default backward (a convolution by the whole gradient map): the slow reference,
-    /// for benchmarks and tests that compare the two.
+    /// burn Flex's forward and burn's default backward (whose weight gradient is a convolution
+    /// by the whole gradient map): the reference, for benchmarks and tests that compare the two.
     Burn,
 }
 
-/// Chooses how every training convolution of the process computes its weight gradient.
+/// Chooses how every training convolution of the process computes.
 pub fn set_convolutions(method: Convolutions) {
     BURN_CONVOLUTIONS.store(method == Convolutions::Burn, Ordering::SeqCst);
 }
