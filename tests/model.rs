@@ -196,3 +196,37 @@ fn every_level_of_the_unet_reaches_the_output() {
     let far = input.clone().slice_assign([0..1, 0..3, 120..128, 120..128], Tensor::ones([1, 3, 8, 8], &device()));
     assert_eq!((corner(far) - corner(input)).abs().max().into_scalar::<f32>(), 0.0);
 }
+
+/// The wgpu path's transposed convolution (a direct convolution of the zero-inserted input)
+/// gives burn's `conv_transpose2d`, on odd sizes, batch 1 and 2, the U-Net's 2×2 stride 2 and
+/// kernels larger than the stride with padding.
+#[test]
+fn a_transposed_convolution_by_zero_insertion_equals_burns() {
+    use burn::tensor::module::conv_transpose2d;
+    use burn::tensor::ops::ConvTransposeOptions;
+    use deblurgan::model::zero_insertion;
+
+    let device = device();
+    // (batch, in, out, height, width, kernel, stride, padding)
+    let cases = [
+        (1, 3, 5, 4, 7, [2, 2], [2, 2], [0, 0]),
+        (2, 4, 2, 5, 3, [2, 2], [2, 2], [0, 0]),
+        (1, 2, 3, 6, 5, [3, 3], [2, 2], [1, 1]),
+        (2, 3, 3, 3, 4, [3, 2], [1, 2], [1, 0]),
+        (1, 2, 2, 4, 4, [4, 4], [2, 2], [1, 1]),
+    ];
+    for (batch, channels_in, channels_out, height, width, kernel, stride, padding) in cases {
+        let x = Tensor::<4>::random([batch, channels_in, height, width], Distribution::Uniform(-1.0, 1.0), &device);
+        let weight = Tensor::<4>::random([channels_in, channels_out, kernel[0], kernel[1]], Distribution::Uniform(-1.0, 1.0), &device);
+        let bias = Tensor::<1>::random([channels_out], Distribution::Uniform(-1.0, 1.0), &device);
+        let options = ConvTransposeOptions::new(stride, padding, [0, 0], [1, 1], 1);
+        assert!(zero_insertion::applies(kernel, &options));
+        let expected = conv_transpose2d(x.clone(), weight.clone(), Some(bias.clone()), options.clone());
+        let actual = zero_insertion::conv_transpose2d(x, weight, Some(bias), options);
+        assert_eq!(actual.dims(), expected.dims(), "case {kernel:?} {stride:?} {padding:?}");
+        let difference = (actual - expected).abs().max().into_scalar::<f32>();
+        assert!(difference < 1e-5, "case {kernel:?} {stride:?} {padding:?}: differs by {difference}");
+    }
+    // Output padding is left to burn.
+    assert!(!zero_insertion::applies([2, 2], &ConvTransposeOptions::new([2, 2], [0, 0], [1, 1], [1, 1], 1)));
+}

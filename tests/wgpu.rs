@@ -3,41 +3,52 @@
 
 mod common;
 
+use std::sync::OnceLock;
+
 use burn::tensor::{Device, Distribution, Tensor};
-use deblurgan::model::{GeneratorConfig, UNetConfig};
+use burn::module::Param;
+use deblurgan::model::{Generator, GeneratorConfig, UNetConfig};
 use deblurgan::weights::{self, Precision, WeightsFormat};
 use deblurgan::{Photo, TileOptions, deblur_photo_blocking};
 
+/// The one wgpu device of the test process (wgpu's device starts once per process).
 fn wgpu_device() -> Device {
-    Device::wgpu_options().init().expect(
-        "no wgpu adapter: install a Vulkan driver (Debian: mesa-vulkan-drivers libvulkan1)",
-    )
+    static DEVICE: OnceLock<Device> = OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            Device::wgpu_options().init().expect(
+                "no wgpu adapter: install a Vulkan driver (Debian: mesa-vulkan-drivers libvulkan1)",
+            )
+        })
+        .clone()
 }
 
 #[test]
 fn wgpu_and_flex_agree() {
-    wgpu_and_flex_agree_on(GeneratorConfig::new().with_base_channels(16).with_blocks(2), &wgpu_device());
+    let config = GeneratorConfig::new().with_base_channels(16).with_blocks(2);
+    wgpu_and_flex_agree_on(config.init(&Device::flex()), &config, &wgpu_device());
 }
 
-/// The reproducer of a known crash, to run alone (`cargo test --workspace --test wgpu --
-/// --ignored`: wgpu's device starts once per process): the process ends with a segmentation
-/// fault on the U-Net. gdb's backtrace: Mesa's lavapipe (`libvulkan_lvp.so`) crashes inside
-/// `create_compute_pipeline`, compiling a matrix-product kernel (cubek_matmul's `SimpleUnit`
-/// routine) that burn's autotune tries (`Tunable::build` … `tune_benchmark`). burn's
-/// `conv_transpose2d` of 2×2, stride 2, alone crashes too; the ResNet does not. The page's
-/// WebGPU build (SwiftShader in the browser tests) stops with a panic on the U-Net. The U-Net is
-/// not bundled until this passes.
+/// burn's own `conv_transpose2d` crashed lavapipe here (a segmentation fault compiling a
+/// matrix-product kernel that autotune tried) and stopped the page's WebGPU build: the U-Net's
+/// 2×2 stride-2 layers now run as direct convolutions of the zero-inserted input on wgpu.
 #[test]
-#[ignore = "crashes (segmentation fault in burn's wgpu backend on the U-Net); see its documentation"]
 fn wgpu_and_flex_agree_on_the_unet() {
-    wgpu_and_flex_agree_on(GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(8))), &wgpu_device());
+    let config = GeneratorConfig::unet().with_unet(Some(UNetConfig::new().with_width(8)));
+    let flex = Device::flex();
+    let mut unet = config.init(&flex);
+    // The head starts at zero (the untrained U-Net returns its input): give it weights, so that
+    // every layer reaches the output.
+    let Generator::UNet(inner) = &mut unet else { panic!("a U-Net configuration builds a U-Net") };
+    let head = inner.head.weight.val();
+    inner.head.weight = Param::from_tensor(Tensor::random(head.dims(), Distribution::Uniform(-0.1, 0.1), &flex));
+    wgpu_and_flex_agree_on(unet, &config, &wgpu_device());
 }
 
-fn wgpu_and_flex_agree_on(config: GeneratorConfig, wgpu: &Device) {
+fn wgpu_and_flex_agree_on(on_flex: Generator, config: &GeneratorConfig, wgpu: &Device) {
     let wgpu = wgpu.clone();
     let flex = Device::flex();
-    let on_flex = config.init(&flex);
-    let bytes = weights::save_to_bytes(&on_flex, &config, WeightsFormat::Burnpack, Precision::F32).unwrap();
+    let bytes = weights::save_to_bytes(&on_flex, config, WeightsFormat::Burnpack, Precision::F32).unwrap();
     let (on_wgpu, _) = weights::load_from_bytes(&bytes, &wgpu).unwrap();
 
     let input = Tensor::<4>::random([1, 3, 64, 48], Distribution::Uniform(-1.0, 1.0), &flex);

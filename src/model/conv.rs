@@ -5,8 +5,11 @@
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::tensor::Tensor;
+use burn::backend::DispatchDevice;
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{Device, Tensor};
+
+use super::zero_insertion;
 
 /// `layer` applied to `x`.
 ///
@@ -31,11 +34,23 @@ pub fn conv2d(layer: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 ///
 /// - `x`: `[batch, channels_in, height, width]`
 /// - output: `[batch, channels_out, height_out, width_out]`
+///
+/// On burn's cubecl backends (wgpu, WebGPU) it is a direct convolution of the zero-inserted input
+/// ([`super::zero_insertion`]): their own transposed convolution compiles matrix-product kernels
+/// that lavapipe and SwiftShader fail on.
 pub fn conv_transpose2d(layer: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     let options = ConvTransposeOptions::new(layer.stride, layer.padding, layer.padding_out, layer.dilation, layer.groups);
     let (weight, bias) = (layer.weight.val(), layer.bias.as_ref().map(|bias| bias.val()));
+    if on_cubecl(&x.device()) && zero_insertion::applies(layer.kernel_size, &options) {
+        return zero_insertion::conv_transpose2d(x, weight, bias, options);
+    }
     #[cfg(feature = "train")]
     return crate::conv_training::conv_transpose2d(x, weight, bias, options);
     #[cfg(not(feature = "train"))]
     return burn::tensor::module::conv_transpose2d(x, weight, bias, options);
+}
+
+/// Whether `device` is one of burn's cubecl backends (wgpu, WebGPU, CUDA): any but Flex.
+fn on_cubecl(device: &Device) -> bool {
+    !matches!(device.clone().inner().as_dispatch(), DispatchDevice::Flex(_))
 }

@@ -10,6 +10,7 @@ mod generator;
 mod norm;
 mod resnet;
 mod unet;
+pub mod zero_insertion;
 
 pub use blocks::{
     ConvNormAct, ResnetBlock, ResnetBlockConfig, TransposedConvNormAct, Upsample, reflect_pad,
