@@ -37,10 +37,21 @@ pub fn bytes_per_pixel(on_cpu_engine: bool) -> usize {
     if on_cpu_engine { CPU_ENGINE_BYTES_PER_PIXEL } else { BYTES_PER_PIXEL }
 }
 
-/// `generator`'s width over the compact generator's (32 base channels), on which the figures
-/// per pixel were measured: the `width_factor` of [`tiles_within`].
+/// The U-Net's working memory per pixel (24 channels, 4 levels) over the compact generator's
+/// budget: `deblur --device cpu` on the CPU engine grew by 302 bytes per pixel between whole
+/// photos of 640×360 and 1280×720 (peak resident memory, measured 2026-12-07), against the 300 of
+/// [`CPU_ENGINE_BYTES_PER_PIXEL`]; rounded up. Its skips keep every level's maps until the
+/// decoder uses them, so it needs more than its 24 full-resolution channels alone would say.
+pub const UNET_MEMORY_FACTOR: f64 = 1.1;
+
+/// `generator`'s working memory per pixel over the compact generator's (32 base channels), on
+/// which the figures per pixel were measured: the `width_factor` of [`tiles_within`]. A ResNet's
+/// scales with its full-resolution channels, a U-Net's with its width from the measured one.
 pub fn width_factor(generator: &Generator) -> f64 {
-    generator.full_resolution_channels() as f64 / 32.0
+    match generator {
+        Generator::ResNet(_) => generator.full_resolution_channels() as f64 / 32.0,
+        Generator::UNet(unet) => unet.width() as f64 / 24.0 * UNET_MEMORY_FACTOR,
+    }
 }
 
 /// How a `width`×`height` photo is cut so that the generator's working memory stays within
@@ -157,6 +168,9 @@ mod tests {
         let official = GeneratorConfig::new().with_variant(GeneratorVariant::Official).with_blocks(1).init(&device);
         assert_eq!(prepared(&official, Engine::Auto), BYTES_PER_PIXEL);
         assert_eq!(width_factor(&official), 2.0);
+        // The U-Net by its measured memory, not by its 24 full-resolution channels (0.75).
+        let unet = GeneratorConfig::unet().init(&device);
+        assert_eq!(width_factor(&unet), UNET_MEMORY_FACTOR);
     }
 
     #[test]
