@@ -457,3 +457,23 @@ fn a_resumed_run_can_start_a_moving_average_and_keeps_it() {
     let message = format!("{:#}", run(options, &dir.join("run"), &Device::flex(), true, refused).err().expect("refused"));
     assert!(message.contains("moving average"), "{message}");
 }
+
+#[test]
+fn a_resumed_run_can_change_its_moderate_share_and_keeps_it() {
+    let _rng = lock();
+    let dir = common::scratch("resume-moderate-share");
+    common::write_sharp(&dir.join("photos"), 2, 40);
+    let options = tiny_options(&dir.join("photos")).with_steps(3).with_checkpoint_every(100).with_adversarial_weight(0.0);
+    let stop = RunControl { stop_at: Some(1), quiet: true, ..RunControl::default() };
+    let (_, first) = run(options.clone().with_moderate_share(Some(0.5)), &dir.join("run"), &Device::flex(), false, stop).unwrap();
+    assert_eq!(first.options.moderate_share, Some(0.5));
+    let change = RunControl { stop_at: Some(2), quiet: true, moderate_share: Some(0.8), ..RunControl::default() };
+    let (_, changed) = run(options.clone(), &dir.join("run"), &Device::flex(), true, change).unwrap();
+    assert_eq!((changed.step, changed.options.moderate_share), (2, Some(0.8)));
+    let quiet = RunControl { quiet: true, ..RunControl::default() };
+    let (_, resumed) = run(options.clone(), &dir.join("run"), &Device::flex(), true, quiet).unwrap();
+    assert_eq!((resumed.step, resumed.options.moderate_share), (3, Some(0.8)));
+    let refused = RunControl { quiet: true, moderate_share: Some(1.5), ..RunControl::default() };
+    let message = format!("{:#}", run(options, &dir.join("run"), &Device::flex(), true, refused).err().expect("refused"));
+    assert!(message.contains("moderate shake's share"), "{message}");
+}

@@ -84,9 +84,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 60.0)]
     pub trajectory_length: f64,
     /// Share of samples blurred by the moderate shake (whole paths of 5-25 px on a 32 px kernel)
-    /// instead of the strong one (--kernel-size, --trajectory-length, four exposures).
-    #[arg(long, default_value_t = recipe::MODERATE_SHARE)]
-    pub moderate_share: f64,
+    /// instead of the strong one (--kernel-size, --trajectory-length, four exposures); default
+    /// 0.5. On --resume, a change from the resumed step; without it, the saved share.
+    #[arg(long)]
+    pub moderate_share: Option<f64>,
     /// Adam learning rate.
     #[arg(long, default_value_t = recipe::LR)]
     pub lr: f64,
@@ -226,7 +227,7 @@ impl TrainArgs {
             .with_max_noise(self.max_noise)
             .with_kernel_size(self.kernel_size)
             .with_trajectory_length(self.trajectory_length)
-            .with_moderate_share(Some(self.moderate_share))
+            .with_moderate_share(Some(self.moderate_share.unwrap_or(recipe::MODERATE_SHARE)))
             .with_lr(self.lr)
             .with_beta1(self.beta1)
             .with_beta2(self.beta2)

@@ -83,6 +83,9 @@ pub struct RunControl {
     pub pixel_loss: Option<PixelLoss>,
     /// On resume, the weight of the PSNR term from the resumed step on; `None` keeps the saved one.
     pub psnr_weight: Option<f64>,
+    /// On resume, the share of crops blurred by the moderate shake from the resumed step on (a
+    /// change of the data within a run); `None` keeps the saved one.
+    pub moderate_share: Option<f64>,
     /// On resume, the moving average's decay from the resumed step on: a run without an average
     /// starts one at the resumed weights; `None` keeps the saved choice.
     pub ema: Option<f64>,
@@ -123,6 +126,9 @@ pub fn run(
         if let Some(weight) = control.psnr_weight {
             options::check_psnr_weight(weight)?;
             trainer.options.psnr_weight = Some(weight);
+        }
+        if let Some(share) = control.moderate_share {
+            trainer.options.moderate_share = Some(share);
         }
         if let Some(decay) = control.ema {
             options::check_ema(decay)?;
