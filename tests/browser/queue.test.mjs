@@ -82,11 +82,11 @@ describe('cancelling photos of the queue (CPU fallback)', () => {
   servePage({ webgpu: false }, (started) => ({ server, browser, page } = started));
 
   test('cancel one waiting photo, then all; the queue goes on afterwards', async () => {
-    // The first photo is tall (6 tiles of 272 rows within 24 MiB), so that it runs a while.
+    // The first photo is tall (several tiles within 24 MiB), so that it runs a while.
     assert.equal(await open(page, server.origin, '?memory=24'), 'cpu', browser.console.join('\n'));
     const start = await settledCount(page);
     await dropFiles(page, [['tall.png', testPhoto(96, 1300, 1)], ['a.png', testPhoto(64, 48, 2)], ['b.png', testPhoto(64, 48, 3)], ['c.png', testPhoto(64, 48, 4)]]);
-    await page.waitForFunction(() => /^Tile \d of 6/.test(document.querySelector('#queue li')?.querySelector('.state').textContent), null, { timeout: 120_000 });
+    await page.waitForFunction(() => /^Tile \d+ of \d+/.test(document.querySelector('#queue li')?.querySelector('.state').textContent), null, { timeout: 120_000 });
     await page.locator('#queue li').nth(1).getByRole('button', { name: 'Cancel a.png' }).click();
     assert.deepEqual(await states(page), ['running', 'cancelled', 'waiting', 'waiting']);
     await screenshotSizes(page, 'queue-running');

@@ -66,11 +66,12 @@ for (const webgpu of [true, false]) {
   describe(`the progressive result (${webgpu ? 'WebGPU' : 'CPU fallback'})`, () => {
     let server, browser, page;
     // One tile per band: on WebGPU tiles of 256 rows (?tile=256) overlapping by 64, 3 bands
-    // of 32×256 on SwiftShader (slow); on the CPU, within 24 MiB (?memory=24), 6 bands of
-    // 200×288 (enough left after the first band for a Cancel to arrive, on two threads).
-    const [width, height, tiles] = webgpu ? [32, 520, 3] : [200, 1400, 6];
+    // of 32×256 on SwiftShader (slow); on the CPU, within 24 MiB (?memory=24), as many bands as
+    // the bundled generator's working memory asks (7 of 200×256 for the U-Net; at least 3, so
+    // that enough is left after the first band for a Cancel to arrive, on two threads).
+    const [width, height, tiles] = webgpu ? [32, 520, 3] : [200, 1400, null];
     const tall = tempFile('tall.png', testPhoto(width, height, 7));
-    const summary = new RegExp(`^${width}×${height} · ${tiles} tiles`);
+    const summary = new RegExp(`^${width}×${height} · ${tiles ?? '\\d+'} tiles`);
     servePage({ webgpu }, (started) => ({ server, browser, page } = started));
 
     /** Waits for the first band drawn while the photo still runs; returns what was on screen.
@@ -102,7 +103,9 @@ for (const webgpu of [true, false]) {
       const settled = await page.evaluate(() => Number(document.body.dataset.settled ?? 0));
       await page.setInputFiles('#file', tall);
       const band = await firstBand();
-      assert.match(band.state, new RegExp(`^Tile [2-${tiles}] of ${tiles}$`));
+      const [, done, total] = band.state.match(/^Tile (\d+) of (\d+)$/) ?? assert.fail(band.state);
+      assert.ok(Number(done) >= 2 && Number(done) <= Number(total) && Number(total) >= 3, band.state);
+      if (tiles) assert.equal(Number(total), tiles);
       assert.deepEqual([band.width, band.height], [width, height]);
       assert.ok(band.rows > 0 && band.rows < height, `${band.rows} rows`);
       assert.equal(band.opaque, band.rows, 'exactly the finished rows are drawn');
@@ -111,7 +114,7 @@ for (const webgpu of [true, false]) {
       await screenshotSizes(page, `progressive-${backend}`);
 
       await page.waitForFunction((n) => Number(document.body.dataset.settled ?? 0) > n, settled, { timeout: 300_000 });
-      assert.match(await page.locator('#summary').textContent(), summary);
+      assert.match(await page.locator('#summary').textContent(), new RegExp(`^${width}×${height} · ${total} tiles`));
       assert.equal(await page.locator('#partial').isHidden(), true);
       assert.equal(await page.locator('#pending').isHidden(), true);
       const result = await pixels(page, await downloadShown(page));
