@@ -19,7 +19,7 @@ pub fn applies(kernel: [usize; 2], options: &ConvTransposeOptions<2>) -> bool {
     options.groups == 1
         && options.dilation == [1, 1]
         && options.padding_out == [0, 0]
-        && (0..2).all(|axis| options.padding[axis] < kernel[axis] && options.stride[axis] >= 1)
+        && (0..2).all(|axis| options.padding[axis] < kernel[axis])
 }
 
 /// burn's `conv_transpose2d(x, weight, bias, options)` for the options that [`applies`] accepts.
