@@ -20,8 +20,9 @@ pub const CPU_ENGINE_BYTES_PER_PIXEL: usize = 300;
 pub const DEFAULT_BUDGET_BYTES: usize = 1 << 30;
 
 /// The default budget of the page, on the CPU and on WebGPU: 512 MiB, which takes about 1.6
-/// megapixels of the U-Net whole on the CPU engine (a 1280×720 photo at once). A browser tab holds its wasm
-/// memory once grown, beside everything else the device runs, hence half the command's.
+/// megapixels of the U-Net whole on the CPU engine (a 1280×720 photo at once). A browser tab
+/// holds its wasm memory once grown, beside everything else the device runs, hence half the
+/// command's.
 pub const PAGE_BUDGET_BYTES: usize = 512 << 20;
 
 /// The largest buffer the compact generator binds on WebGPU, per pixel of tile, in bytes: the

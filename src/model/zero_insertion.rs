@@ -45,19 +45,24 @@ pub fn conv_transpose2d(
 ///
 /// - `x`: `[batch, channels, height, width]`
 /// - output: `[batch, channels, (height − 1)·sh + 1, (width − 1)·sw + 1]`
-pub fn insert_zeros(x: Tensor<4>, stride: [usize; 2]) -> Tensor<4> {
+pub fn insert_zeros(x: Tensor<4>, [sh, sw]: [usize; 2]) -> Tensor<4> {
     let [batch, channels, height, width] = x.dims();
-    let [sh, sw] = stride;
-    if sh == 1 && sw == 1 {
+    let spread = spread_axis(spread_axis(x, 3, sw), 2, sh);
+    spread.slice([0..batch, 0..channels, 0..(height - 1) * sh + 1, 0..(width - 1) * sw + 1])
+}
+
+/// Each pixel of `x` followed by `stride − 1` zeros along `axis` (2: rows, 3: columns).
+///
+/// - `x`: `[batch, channels, height, width]`
+/// - output: the same with `axis` `stride` times as long
+fn spread_axis(x: Tensor<4>, axis: usize, stride: usize) -> Tensor<4> {
+    if stride == 1 {
         return x;
     }
+    let mut dims = x.dims();
+    dims[axis] *= stride;
     let zeros = x.zeros_like();
-    // Each pixel followed by sw − 1 zeros: [batch, channels, height, width, sw].
-    let columns: Tensor<5> = Tensor::stack([vec![x], vec![zeros.clone(); sw - 1]].concat(), 4);
-    let rows_of_width = columns.reshape([batch, channels, height, 1, width * sw]);
-    let zero_rows = zeros.reshape([batch, channels, height, 1, width]).repeat_dim(4, sw);
-    // Each row followed by sh − 1 rows of zeros: [batch, channels, height, sh, width·sw].
-    let spread = Tensor::cat([vec![rows_of_width], vec![zero_rows; sh - 1]].concat(), 3)
-        .reshape([batch, channels, height * sh, width * sw]);
-    spread.slice([0..batch, 0..channels, 0..(height - 1) * sh + 1, 0..(width - 1) * sw + 1])
+    // [.., n, stride, ..] with the pixel first: read as [.., n · stride, ..].
+    let interleaved: Tensor<5> = Tensor::stack([vec![x], vec![zeros; stride - 1]].concat(), axis + 1);
+    interleaved.reshape(dims)
 }
