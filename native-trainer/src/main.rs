@@ -243,6 +243,7 @@ fn main() -> Result<()> {
                 pixel_loss: args.pixel_loss.filter(|_| args.resume).map(|choice| choice.loss()),
                 psnr_weight: args.psnr_weight.filter(|_| args.resume),
                 moderate_share: args.moderate_share.filter(|_| args.resume),
+                sharp_share: args.sharp_share.filter(|_| args.resume),
                 ema: args.ema.filter(|_| args.resume),
                 ..RunControl::default()
             };

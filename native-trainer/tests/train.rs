@@ -458,22 +458,49 @@ fn a_resumed_run_can_start_a_moving_average_and_keeps_it() {
     assert!(message.contains("moving average"), "{message}");
 }
 
-#[test]
-fn a_resumed_run_can_change_its_moderate_share_and_keeps_it() {
+/// A run resumed with `change` (one of the data's shares set to 0.8) takes it from the resumed
+/// step on and keeps it on a plain resume; `refused` (1.5) is refused with `message`.
+fn a_resumed_run_keeps_a_changed_share(
+    name: &str,
+    share: fn(&TrainOptions) -> Option<f64>,
+    control: fn(f64) -> RunControl,
+    message: &str,
+) {
     let _rng = lock();
-    let dir = common::scratch("resume-moderate-share");
+    let dir = common::scratch(name);
     common::write_sharp(&dir.join("photos"), 2, 40);
     let options = tiny_options(&dir.join("photos")).with_steps(3).with_checkpoint_every(100).with_adversarial_weight(0.0);
+    let options = options.with_moderate_share(Some(0.5)).with_sharp_share(Some(0.1));
     let stop = RunControl { stop_at: Some(1), quiet: true, ..RunControl::default() };
-    let (_, first) = run(options.clone().with_moderate_share(Some(0.5)), &dir.join("run"), &Device::flex(), false, stop).unwrap();
-    assert_eq!(first.options.moderate_share, Some(0.5));
-    let change = RunControl { stop_at: Some(2), quiet: true, moderate_share: Some(0.8), ..RunControl::default() };
+    let (_, first) = run(options.clone(), &dir.join("run"), &Device::flex(), false, stop).unwrap();
+    assert_ne!(share(&first.options), Some(0.8));
+    let change = RunControl { stop_at: Some(2), quiet: true, ..control(0.8) };
     let (_, changed) = run(options.clone(), &dir.join("run"), &Device::flex(), true, change).unwrap();
-    assert_eq!((changed.step, changed.options.moderate_share), (2, Some(0.8)));
+    assert_eq!((changed.step, share(&changed.options)), (2, Some(0.8)));
     let quiet = RunControl { quiet: true, ..RunControl::default() };
     let (_, resumed) = run(options.clone(), &dir.join("run"), &Device::flex(), true, quiet).unwrap();
-    assert_eq!((resumed.step, resumed.options.moderate_share), (3, Some(0.8)));
-    let refused = RunControl { quiet: true, moderate_share: Some(1.5), ..RunControl::default() };
-    let message = format!("{:#}", run(options, &dir.join("run"), &Device::flex(), true, refused).err().expect("refused"));
-    assert!(message.contains("moderate shake's share"), "{message}");
+    assert_eq!((resumed.step, share(&resumed.options)), (3, Some(0.8)));
+    let refused = RunControl { quiet: true, ..control(1.5) };
+    let error = format!("{:#}", run(options, &dir.join("run"), &Device::flex(), true, refused).err().expect("refused"));
+    assert!(error.contains(message), "{error}");
+}
+
+#[test]
+fn a_resumed_run_can_change_its_moderate_share_and_keeps_it() {
+    a_resumed_run_keeps_a_changed_share(
+        "resume-moderate-share",
+        |options| options.moderate_share,
+        |share| RunControl { moderate_share: Some(share), ..RunControl::default() },
+        "moderate shake's share",
+    );
+}
+
+#[test]
+fn a_resumed_run_can_change_its_sharp_share_and_keeps_it() {
+    a_resumed_run_keeps_a_changed_share(
+        "resume-sharp-share",
+        |options| options.sharp_share,
+        |share| RunControl { sharp_share: Some(share), ..RunControl::default() },
+        "share of sharp samples",
+    );
 }

@@ -70,9 +70,10 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = recipe::MAX_NOISE)]
     pub max_noise: f64,
     /// Share of samples left sharp (noise and rounding still applied), so that the generator
-    /// learns to leave sharp photos alone.
-    #[arg(long, default_value_t = recipe::SHARP_SHARE)]
-    pub sharp_share: f64,
+    /// learns to leave sharp photos alone; default 0.1. On --resume, a change from the resumed
+    /// step; without it, the saved share.
+    #[arg(long)]
+    pub sharp_share: Option<f64>,
     /// Keep the blurred inputs in floating point instead of rounding them to 8 bits as photos
     /// reach the page.
     #[arg(long)]
@@ -236,7 +237,7 @@ impl TrainArgs {
             .with_lr_schedule(Some(self.lr_schedule.schedule()))
             .with_epsilon(Some(self.epsilon))
             .with_grad_clip((self.grad_clip > 0.0).then_some(self.grad_clip))
-            .with_sharp_share(Some(self.sharp_share))
+            .with_sharp_share(Some(self.sharp_share.unwrap_or(recipe::SHARP_SHARE)))
             .with_quantize(Some(!self.no_quantize))
             .with_critic_updates(self.critic_updates)
             .with_gp_weight(self.gp_weight)

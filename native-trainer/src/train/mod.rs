@@ -86,6 +86,9 @@ pub struct RunControl {
     /// On resume, the share of crops blurred by the moderate shake from the resumed step on (a
     /// change of the data within a run); `None` keeps the saved one.
     pub moderate_share: Option<f64>,
+    /// On resume, the share of crops left sharp from the resumed step on (a change of the data
+    /// within a run); `None` keeps the saved one.
+    pub sharp_share: Option<f64>,
     /// On resume, the moving average's decay from the resumed step on: a run without an average
     /// starts one at the resumed weights; `None` keeps the saved choice.
     pub ema: Option<f64>,
@@ -129,6 +132,9 @@ pub fn run(
         }
         if let Some(share) = control.moderate_share {
             trainer.options.moderate_share = Some(share);
+        }
+        if let Some(share) = control.sharp_share {
+            trainer.options.sharp_share = Some(share);
         }
         if let Some(decay) = control.ema {
             options::check_ema(decay)?;
