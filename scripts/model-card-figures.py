@@ -49,7 +49,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     # Synthetic camera shake on evaluation photos: sharp / blurred / deblurred, 1:1 crops.
     # The three largest PSNR gains and the largest loss of the model card's evaluation (the
-    # U-Net of step 15000, moderate shake).
+    # U-Net of steps 15000 and 20000, moderate shake).
     for name, centre in [
         ("lxqt-themes__Valendas", (0.5, 0.5)),
         ("lomiri-wallpapers-16.04__free_by_Peter_Nerlich", (0.5, 0.5)),

@@ -458,8 +458,9 @@ fn a_resumed_run_can_start_a_moving_average_and_keeps_it() {
     assert!(message.contains("moving average"), "{message}");
 }
 
-/// A run resumed with `change` (one of the data's shares set to 0.8) takes it from the resumed
-/// step on and keeps it on a plain resume; `refused` (1.5) is refused with `message`.
+/// A run resumed with `control(0.8)` (one of the data's shares, read back by `share`) takes
+/// that share from the resumed step on and keeps it on a plain resume; `control(1.5)` is refused
+/// with an error containing `message`. `name`: the scratch folder.
 fn a_resumed_run_keeps_a_changed_share(
     name: &str,
     share: fn(&TrainOptions) -> Option<f64>,
